@@ -1,0 +1,428 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The config file: inih reads the INI syntax, a table here gives every key
+ * its type, bounds and place in struct nfqe_config. inih is driven through
+ * ini_parse_stream() with a reader that counts lines, so that every error,
+ * not only the first, carries its file:line. Unknown sections and keys are
+ * errors: a typo must not silently leave a default in place.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
+#include <stddef.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <syslog.h>
+
+#include <ini.h>
+
+#include "nfqe-config.h"
+#include "config.h"
+#include "log.h"
+
+enum key_type {
+	KT_UINT,
+	KT_BOOL,
+	KT_STRING,
+	KT_QUEUES,
+	KT_MODE,
+	KT_VERDICT,
+	KT_CPU_PIN,
+	KT_LOG_LEVEL,
+};
+
+struct key_def {
+	const char	*section;
+	const char	*name;
+	enum key_type	type;
+	size_t		offset;
+	unsigned long	min;
+	unsigned long	max;
+	bool		live;		/* applied by a reload */
+	bool		test_knob;
+};
+
+#define CFG(f)	offsetof(struct nfqe_config, f)
+
+static const struct key_def keys[] = {
+	{ "engine", "queues", KT_QUEUES, 0, 0, 65535, false, false },
+	{ "engine", "mode", KT_MODE, CFG(mode), 0, 0, false, false },
+	{ "engine", "stats_interval", KT_UINT, CFG(stats_interval), 0, 3600, true, false },
+	{ "engine", "stats_json", KT_STRING, CFG(stats_json), 0, 0, true, false },
+	{ "engine", "log_level", KT_LOG_LEVEL, CFG(log_level), 0, 0, true, false },
+	{ "queue", "cpu_pin", KT_CPU_PIN, 0, 0, 0, false, false },
+	{ "queue", "copy_range", KT_UINT, CFG(copy_range), 64, 65531, false, false },
+	{ "queue", "queue_maxlen", KT_UINT, CFG(queue_maxlen), 1, 1u << 24, false, false },
+	{ "queue", "rcvbuf", KT_UINT, CFG(rcvbuf), 65536, 1u << 30, false, false },
+	{ "queue", "fail_open", KT_BOOL, CFG(fail_open), 0, 0, false, false },
+	{ "queue", "gso", KT_BOOL, CFG(gso), 0, 0, false, false },
+	{ "queue", "no_enobufs", KT_BOOL, CFG(no_enobufs), 0, 0, false, false },
+	{ "queue", "burst_max", KT_UINT, CFG(burst_max), 1, 1024, false, false },
+	{ "queue", "batch_max", KT_UINT, CFG(batch_max), 1, 4096, true, false },
+	{ "queue", "max_hold_us", KT_UINT, CFG(max_hold_us), 1, 1000000, true, false },
+	{ "queue", "malformed", KT_VERDICT, CFG(malformed_drop), 0, 0, true, false },
+	{ "test", "decide_delay_us", KT_UINT, CFG(test_decide_delay_us), 0, 1000000, true, true },
+};
+
+void config_defaults(struct nfqe_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->queue_first = 0;
+	cfg->queue_last = 1;
+	cfg->mode = MODE_FORWARD;
+	cfg->log_level = LOG_INFO;
+	cfg->cpu_pin = PIN_AUTO;
+	cfg->copy_range = 65531;
+	cfg->queue_maxlen = 8192;
+	cfg->rcvbuf = 32u << 20;
+	cfg->fail_open = true;
+	cfg->gso = true;
+	cfg->no_enobufs = true;
+	cfg->burst_max = 64;
+	cfg->batch_max = 256;
+	cfg->max_hold_us = 100;
+	cfg->malformed_drop = false;
+}
+
+int config_parse_queues(const char *s, unsigned *ret_first,
+			unsigned *ret_last)
+{
+	unsigned long a, b;
+	char *end;
+
+	errno = 0;
+	a = strtoul(s, &end, 10);
+	if (end == s || errno || a > 65535)
+		return -EINVAL;
+	if (*end == ':') {
+		const char *p = end + 1;
+
+		b = strtoul(p, &end, 10);
+		if (end == p || errno || b > 65535)
+			return -EINVAL;
+	} else {
+		b = a;
+	}
+	if (*end || b < a || b - a + 1 > NFQE_MAX_QUEUES)
+		return -EINVAL;
+	*ret_first = (unsigned)a;
+	*ret_last = (unsigned)b;
+	return 0;
+}
+
+static int parse_bool(const char *s, bool *ret)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (!strcasecmp(s, yes[i])) {
+			*ret = true;
+			return 0;
+		}
+		if (!strcasecmp(s, no[i])) {
+			*ret = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int parse_cpu_pin(const char *s, struct nfqe_config *cfg)
+{
+	char buf[256], *tok, *save = NULL;
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+
+	if (!strcasecmp(s, "auto")) {
+		cfg->cpu_pin = PIN_AUTO;
+		return 0;
+	}
+	if (!strcasecmp(s, "none")) {
+		cfg->cpu_pin = PIN_NONE;
+		return 0;
+	}
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	cfg->cpu_count = 0;
+	for (tok = strtok_r(buf, ", ", &save); tok;
+	     tok = strtok_r(NULL, ", ", &save)) {
+		char *end;
+		long cpu = strtol(tok, &end, 10);
+
+		if (*end || cpu < 0 || cpu >= ncpu || cpu >= CPU_SETSIZE ||
+		    cfg->cpu_count >= 64)
+			return -EINVAL;
+		cfg->cpu_list[cfg->cpu_count++] = (int)cpu;
+	}
+	if (!cfg->cpu_count)
+		return -EINVAL;
+	cfg->cpu_pin = PIN_LIST;
+	return 0;
+}
+
+struct parse_ctx {
+	const char		*path;
+	struct nfqe_config	*cfg;
+	FILE			*f;
+	unsigned		line;
+	char			*err;
+	size_t			errlen;
+	size_t			errpos;
+	unsigned		nerr;
+};
+
+static void parse_error(struct parse_ctx *pc, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void parse_error(struct parse_ctx *pc, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	pc->nerr++;
+	if (pc->errpos >= pc->errlen)
+		return;
+	n = snprintf(pc->err + pc->errpos, pc->errlen - pc->errpos,
+		     "%s%s:%u: ", pc->errpos ? "\n" : "", pc->path, pc->line);
+	if (n > 0)
+		pc->errpos += (size_t)n;
+	if (pc->errpos >= pc->errlen)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(pc->err + pc->errpos, pc->errlen - pc->errpos, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		pc->errpos += (size_t)n;
+	if (pc->errpos > pc->errlen)
+		pc->errpos = pc->errlen;
+}
+
+static int set_key(struct parse_ctx *pc, const struct key_def *k,
+		   const char *value)
+{
+	struct nfqe_config *cfg = pc->cfg;
+	char *field = (char *)cfg + k->offset;
+	unsigned long u;
+	char *end;
+	int lvl;
+
+	switch (k->type) {
+	case KT_UINT:
+		errno = 0;
+		u = strtoul(value, &end, 0);
+		if (!*value || *end || errno || value[0] == '-') {
+			parse_error(pc, "%s: '%s' is not a number", k->name,
+				    value);
+			return -1;
+		}
+		if (u < k->min || u > k->max) {
+			parse_error(pc, "%s: %lu is out of range [%lu, %lu]",
+				    k->name, u, k->min, k->max);
+			return -1;
+		}
+		if (k->offset == CFG(copy_range) ||
+		    k->offset == CFG(queue_maxlen) || k->offset == CFG(rcvbuf))
+			*(uint32_t *)field = (uint32_t)u;
+		else
+			*(unsigned *)field = (unsigned)u;
+		return 0;
+	case KT_BOOL:
+		if (parse_bool(value, (bool *)field) < 0) {
+			parse_error(pc, "%s: '%s' is not yes or no", k->name,
+				    value);
+			return -1;
+		}
+		return 0;
+	case KT_STRING:
+		if (strlen(value) >= sizeof(cfg->stats_json)) {
+			parse_error(pc, "%s: value too long", k->name);
+			return -1;
+		}
+		strcpy(field, value);
+		return 0;
+	case KT_QUEUES:
+		if (config_parse_queues(value, &cfg->queue_first,
+					&cfg->queue_last) < 0) {
+			parse_error(pc, "queues: '%s' is not a range A:B of at "
+				    "most %d queues in 0..65535", value,
+				    NFQE_MAX_QUEUES);
+			return -1;
+		}
+		return 0;
+	case KT_MODE:
+		if (!strcasecmp(value, "forward"))
+			cfg->mode = MODE_FORWARD;
+		else if (!strcasecmp(value, "raw"))
+			cfg->mode = MODE_RAW;
+		else {
+			parse_error(pc, "mode: '%s' is not forward or raw",
+				    value);
+			return -1;
+		}
+		return 0;
+	case KT_VERDICT:
+		if (!strcasecmp(value, "accept"))
+			*(bool *)field = false;
+		else if (!strcasecmp(value, "drop"))
+			*(bool *)field = true;
+		else {
+			parse_error(pc, "%s: '%s' is not accept or drop",
+				    k->name, value);
+			return -1;
+		}
+		return 0;
+	case KT_CPU_PIN:
+		if (parse_cpu_pin(value, cfg) < 0) {
+			parse_error(pc, "cpu_pin: '%s' is not auto, none or a "
+				    "list of CPUs below %ld", value,
+				    sysconf(_SC_NPROCESSORS_CONF));
+			return -1;
+		}
+		return 0;
+	case KT_LOG_LEVEL:
+		lvl = log_level_parse(value);
+		if (lvl < 0) {
+			parse_error(pc, "log_level: '%s' is not err, warning, "
+				    "notice, info or debug", value);
+			return -1;
+		}
+		cfg->log_level = lvl;
+		return 0;
+	}
+	return -1;
+}
+
+static int handler(void *user, const char *section, const char *name,
+		   const char *value)
+{
+	struct parse_ctx *pc = user;
+	bool section_known = false;
+
+	if (!name)	/* a new section header (INI_CALL_HANDLER_ON_NEW_SECTION) */
+		return 1;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const struct key_def *k = &keys[i];
+
+		if (strcmp(section, k->section))
+			continue;
+		section_known = true;
+		if (strcmp(name, k->name))
+			continue;
+		if (k->test_knob && !ENABLE_TEST_KNOBS) {
+			parse_error(pc, "[test] %s: this build has no test "
+				    "knobs (meson -Dtest_knobs=true)", name);
+			return 1;
+		}
+		set_key(pc, k, value);
+		return 1;	/* errors are collected, parsing goes on */
+	}
+	if (!section_known)
+		parse_error(pc, "unknown section [%s] (key %s)", section, name);
+	else
+		parse_error(pc, "unknown key '%s' in [%s]", name, section);
+	return 1;
+}
+
+/* fgets() that counts lines, so errors know where they are. */
+static char *counting_reader(char *str, int num, void *stream)
+{
+	struct parse_ctx *pc = stream;
+	char *ret = fgets(str, num, pc->f);
+
+	if (ret)
+		pc->line++;
+	return ret;
+}
+
+int config_load(const char *path, struct nfqe_config *cfg, char *err,
+		size_t errlen)
+{
+	struct parse_ctx pc = {
+		.path = path, .cfg = cfg, .err = err, .errlen = errlen,
+	};
+	int ret;
+
+	if (errlen)
+		err[0] = '\0';
+	pc.f = fopen(path, "re");
+	if (!pc.f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	ret = ini_parse_stream(counting_reader, &pc, handler, &pc);
+	fclose(pc.f);
+	if (ret > 0) {
+		/* The handler never fails, so this is a syntax error inih
+		 * found itself (no '=' or ']'); inih gives only the first. */
+		pc.line = (unsigned)ret;
+		parse_error(&pc, "syntax error: expected [section] or "
+			    "key = value");
+	}
+	if (ret < 0) {
+		snprintf(err, errlen, "%s: read error", path);
+		return -1;
+	}
+	return pc.nerr ? -1 : 0;
+}
+
+int config_check(const struct nfqe_config *cfg, char *err, size_t errlen)
+{
+	if (cfg->queue_last < cfg->queue_first ||
+	    cfg->queue_last - cfg->queue_first + 1 > NFQE_MAX_QUEUES) {
+		snprintf(err, errlen, "queues %u:%u: not a valid range",
+			 cfg->queue_first, cfg->queue_last);
+		return -1;
+	}
+	return 0;
+}
+
+int config_queue_cpu(const struct nfqe_config *cfg, unsigned queue)
+{
+	unsigned idx = queue - cfg->queue_first;
+	long ncpu;
+
+	switch (cfg->cpu_pin) {
+	case PIN_NONE:
+		return -1;
+	case PIN_LIST:
+		return cfg->cpu_list[idx % cfg->cpu_count];
+	case PIN_AUTO:
+	default:
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		return ncpu > 0 ? (int)(idx % (unsigned)ncpu) : -1;
+	}
+}
+
+void config_restart_keys(const struct nfqe_config *a,
+			 const struct nfqe_config *b, char *ret, size_t len)
+{
+	size_t pos = 0;
+
+#define DIFF(cond, name)						\
+	do {								\
+		if ((cond) && pos < len)				\
+			pos += (size_t)snprintf(ret + pos, len - pos,	\
+						"%s%s", pos ? ", " : "", name); \
+	} while (0)
+
+	if (len)
+		ret[0] = '\0';
+	DIFF(a->queue_first != b->queue_first ||
+	     a->queue_last != b->queue_last, "queues");
+	DIFF(a->mode != b->mode, "mode");
+	DIFF(a->cpu_pin != b->cpu_pin || a->cpu_count != b->cpu_count ||
+	     memcmp(a->cpu_list, b->cpu_list, sizeof(a->cpu_list)), "cpu_pin");
+	DIFF(a->copy_range != b->copy_range, "copy_range");
+	DIFF(a->queue_maxlen != b->queue_maxlen, "queue_maxlen");
+	DIFF(a->rcvbuf != b->rcvbuf, "rcvbuf");
+	DIFF(a->fail_open != b->fail_open, "fail_open");
+	DIFF(a->gso != b->gso, "gso");
+	DIFF(a->no_enobufs != b->no_enobufs, "no_enobufs");
+	DIFF(a->burst_max != b->burst_max, "burst_max");
+#undef DIFF
+}

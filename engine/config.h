@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * config.h - nfqe.conf: an INI file read with inih.
+ *
+ * Every key has a built-in default, so nfqe runs with no file at all.
+ * Errors name the file and line ("nfqe.conf:12: batch_max: ...").
+ */
+#ifndef NFQE_CONFIG_H
+#define NFQE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NFQE_DEFAULT_CONF	"/etc/nfqe/nfqe.conf"
+#define NFQE_MAX_QUEUES		256
+
+enum nfqe_mode {
+	MODE_FORWARD,	/* queue in filter FORWARD, after conntrack */
+	MODE_RAW,	/* queue in raw PREROUTING/OUTPUT, before conntrack */
+};
+
+enum cpu_pin_mode {
+	PIN_AUTO,	/* queue - queue_first mod ncpu */
+	PIN_NONE,
+	PIN_LIST,	/* cpu_list[queue - queue_first mod cpu_count] */
+};
+
+struct nfqe_config {
+	/* [engine] */
+	unsigned	queue_first;
+	unsigned	queue_last;
+	enum nfqe_mode	mode;
+	unsigned	stats_interval;		/* s, 0: off */
+	char		stats_json[256];	/* path, "" off */
+	int		log_level;
+
+	/* [queue] */
+	enum cpu_pin_mode cpu_pin;
+	unsigned	cpu_count;
+	int		cpu_list[64];
+	uint32_t	copy_range;
+	uint32_t	queue_maxlen;
+	uint32_t	rcvbuf;
+	bool		fail_open;
+	bool		gso;
+	bool		no_enobufs;
+	unsigned	burst_max;
+	unsigned	batch_max;
+	unsigned	max_hold_us;
+	bool		malformed_drop;
+
+	/* [test] (only with the test_knobs build option) */
+	unsigned	test_decide_delay_us;
+};
+
+void config_defaults(struct nfqe_config *cfg);
+
+/*
+ * config_load - read @path over the values already in @cfg.
+ * Returns 0, or -1 with every problem found written to @err (one
+ * "file:line: message" per line, at most @errlen bytes).
+ */
+int config_load(const char *path, struct nfqe_config *cfg, char *err,
+		size_t errlen);
+
+/* Parse "A:B" or "A" into a queue range. 0 or -EINVAL. */
+int config_parse_queues(const char *s, unsigned *ret_first,
+			unsigned *ret_last);
+
+/* Cross-key checks after loading and command-line overrides. 0 or -1
+ * with a message in @err. */
+int config_check(const struct nfqe_config *cfg, char *err, size_t errlen);
+
+/* The CPU a queue's worker is pinned to, -1 for none. */
+int config_queue_cpu(const struct nfqe_config *cfg, unsigned queue);
+
+/* Names of keys that differ between @a and @b and need a restart
+ * (comma separated in @ret, "" if none). */
+void config_restart_keys(const struct nfqe_config *a,
+			 const struct nfqe_config *b, char *ret, size_t len);
+
+#endif

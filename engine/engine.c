@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The engine: binds the queue range (one worker per queue), then runs the
+ * main thread's signal loop. The main thread never touches packets; it
+ * reads counters, prints reports, and publishes new tunables under RCU.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/signalfd.h>
+#include <netinet/in.h>
+
+#include <linux/netfilter.h>
+#include <urcu-qsbr.h>
+
+#include "nfqe-config.h"
+#include "engine.h"
+#include "log.h"
+
+#define BATCH_CAP	4096	/* largest batch_max a reload may set */
+
+struct engine {
+	struct nfqe_config	cfg;
+	char			*conf_path;	/* NULL: built-in defaults */
+	char			*cli_queues;	/* -q override, kept on reload */
+	struct nfqe_tunables	*tunables;	/* RCU-published */
+	int			sig_fd;
+	unsigned		nworkers;
+	struct worker		**workers;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static struct nfqe_tunables *tunables_new(const struct nfqe_config *cfg)
+{
+	struct nfqe_tunables *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->batch_max = cfg->batch_max;
+	t->max_hold_us = cfg->max_hold_us;
+	t->malformed_verdict = cfg->malformed_drop ? NF_DROP : NF_ACCEPT;
+	t->test_decide_delay_us = cfg->test_decide_delay_us;
+	return t;
+}
+
+static int engine_signals(struct engine *e)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGPIPE);
+	/* blocked before any worker exists, so every thread inherits it and
+	 * only the signalfd sees the signals */
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
+		return -1;
+	sigdelset(&set, SIGPIPE);
+	e->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return e->sig_fd < 0 ? -1 : 0;
+}
+
+struct engine *engine_new(const struct nfqe_config *cfg, const char *conf_path,
+			  const char *cli_queues)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+	unsigned n = cfg->queue_last - cfg->queue_first + 1;
+	char err[256];
+
+	if (!e)
+		return NULL;
+	e->cfg = *cfg;
+	e->sig_fd = -1;
+	e->conf_path = conf_path ? strdup(conf_path) : NULL;
+	e->cli_queues = cli_queues ? strdup(cli_queues) : NULL;
+	e->tunables = tunables_new(cfg);
+	e->workers = calloc(n, sizeof(*e->workers));
+	if (!e->tunables || !e->workers) {
+		log_err("out of memory");
+		goto err_free;
+	}
+	if (engine_signals(e) < 0) {
+		log_err("signals: %s", strerror(errno));
+		goto err_free;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct worker_params p = {
+			.queue = (uint16_t)(cfg->queue_first + i),
+			.cpu = config_queue_cpu(cfg, cfg->queue_first + i),
+			.copy_range = cfg->copy_range,
+			.queue_maxlen = cfg->queue_maxlen,
+			.rcvbuf = cfg->rcvbuf,
+			.fail_open = cfg->fail_open,
+			.gso = cfg->gso,
+			.no_enobufs = cfg->no_enobufs,
+			.burst_max = cfg->burst_max,
+			.batch_cap = BATCH_CAP,
+			.tunables = &e->tunables,
+			.decide = policy_decide,
+			.decide_ctx = e,
+		};
+
+		e->workers[i] = worker_new(&p, err, sizeof(err));
+		if (!e->workers[i]) {
+			log_err("%s", err);
+			goto err_free;
+		}
+		e->nworkers++;
+	}
+	for (unsigned i = 0; i < e->nworkers; i++) {
+		int ret = worker_start(e->workers[i]);
+
+		if (ret < 0) {
+			log_err("queue %u: starting worker thread: %s",
+				worker_queue(e->workers[i]), strerror(-ret));
+			goto err_free;
+		}
+	}
+	log_info("bound queues %u:%u, %u worker%s, fail_open %s, "
+		 "batch_max %u, max_hold %u us", cfg->queue_first,
+		 cfg->queue_last, e->nworkers, e->nworkers > 1 ? "s" : "",
+		 cfg->fail_open ? "on" : "off", cfg->batch_max,
+		 cfg->max_hold_us);
+	return e;
+
+err_free:
+	engine_free(e);
+	return NULL;
+}
+
+void engine_free(struct engine *e)
+{
+	if (!e)
+		return;
+	for (unsigned i = 0; i < e->nworkers; i++)
+		worker_stop(e->workers[i]);
+	for (unsigned i = 0; i < e->nworkers; i++)
+		worker_free(e->workers[i]);
+	free(e->workers);
+	free(e->tunables);
+	if (e->sig_fd >= 0)
+		close(e->sig_fd);
+	free(e->conf_path);
+	free(e->cli_queues);
+	free(e);
+}
+
+struct report *engine_report(struct engine *e)
+{
+	struct report *r = calloc(1, sizeof(*r) +
+				  e->nworkers * sizeof(r->q[0]));
+
+	if (!r)
+		return NULL;
+	r->mono_ns = mono_ns();
+	r->nqueues = e->nworkers;
+	for (unsigned i = 0; i < e->nworkers; i++) {
+		struct queue_report *q = &r->q[i];
+		uint64_t *dst = (uint64_t *)&r->total;
+		const uint64_t *src = (const uint64_t *)&q->st;
+		size_t words = offsetof(struct worker_stats, hold) /
+			       sizeof(uint64_t);
+
+		q->queue = worker_queue(e->workers[i]);
+		q->cpu = worker_cpu(e->workers[i]);
+		worker_stats_read(e->workers[i], &q->st);
+		q->kstats_err = nfq_kstats_read(NULL, q->queue, &q->k);
+		for (size_t w = 0; w < words; w++)
+			dst[w] += src[w];
+		hist_merge(&r->total.hold, &q->st.hold);
+		r->ktotal.queue_total += q->k.queue_total;
+		r->ktotal.queue_dropped += q->k.queue_dropped;
+		r->ktotal.user_dropped += q->k.user_dropped;
+		r->ktotal.id_sequence += q->k.id_sequence;
+	}
+	return r;
+}
+
+static void engine_write_json(struct engine *e, const struct report *r)
+{
+	int ret;
+
+	if (!e->cfg.stats_json[0])
+		return;
+	ret = report_write_json_file(e->cfg.stats_json, r);
+	if (ret < 0)
+		log_warn("stats_json %s: %s", e->cfg.stats_json,
+			 strerror(-ret));
+}
+
+int engine_reload(struct engine *e)
+{
+	struct nfqe_config cfg;
+	struct nfqe_tunables *t, *old;
+	char err[2048], restart[256];
+
+	config_defaults(&cfg);
+	if (e->conf_path && config_load(e->conf_path, &cfg, err,
+					sizeof(err)) < 0) {
+		log_err("reload failed, the running config stays:\n%s", err);
+		return -1;
+	}
+	if (e->cli_queues)
+		config_parse_queues(e->cli_queues, &cfg.queue_first,
+				    &cfg.queue_last);
+	if (config_check(&cfg, err, sizeof(err)) < 0) {
+		log_err("reload failed, the running config stays: %s", err);
+		return -1;
+	}
+	t = tunables_new(&cfg);
+	if (!t) {
+		log_err("reload failed: out of memory");
+		return -1;
+	}
+	config_restart_keys(&e->cfg, &cfg, restart, sizeof(restart));
+	if (restart[0])
+		log_warn("reload: %s changed; these need a restart and keep "
+			 "their running values", restart);
+
+	/* live keys only; the rest keep their running values */
+	e->cfg.batch_max = cfg.batch_max;
+	e->cfg.max_hold_us = cfg.max_hold_us;
+	e->cfg.malformed_drop = cfg.malformed_drop;
+	e->cfg.test_decide_delay_us = cfg.test_decide_delay_us;
+	e->cfg.stats_interval = cfg.stats_interval;
+	e->cfg.log_level = cfg.log_level;
+	memcpy(e->cfg.stats_json, cfg.stats_json, sizeof(cfg.stats_json));
+	log_set_level(cfg.log_level);
+
+	old = rcu_xchg_pointer(&e->tunables, t);
+	synchronize_rcu();	/* every worker has passed a quiescent state */
+	free(old);
+	log_info("reloaded: batch_max %u, max_hold %u us, malformed %s",
+		 t->batch_max, t->max_hold_us,
+		 t->malformed_verdict == NF_DROP ? "drop" : "accept");
+	return 0;
+}
+
+int engine_run(struct engine *e)
+{
+	struct report *prev = engine_report(e), *cur;
+	uint64_t next_tick = 0;
+	bool stop = false;
+
+	while (!stop) {
+		struct pollfd pfd = { .fd = e->sig_fd, .events = POLLIN };
+		struct signalfd_siginfo si;
+		int timeout = -1;
+
+		if (e->cfg.stats_interval) {
+			uint64_t now = mono_ns();
+
+			if (!next_tick)
+				next_tick = now + e->cfg.stats_interval *
+					    1000000000ull;
+			timeout = now >= next_tick ? 0 :
+				  (int)((next_tick - now) / 1000000) + 1;
+		}
+		if (poll(&pfd, 1, timeout) < 0 && errno != EINTR) {
+			log_err("poll: %s", strerror(errno));
+			break;
+		}
+		while (read(e->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+			switch (si.ssi_signo) {
+			case SIGTERM:
+			case SIGINT:
+				log_info("signal %d: stopping", si.ssi_signo);
+				stop = true;
+				break;
+			case SIGHUP:
+				engine_reload(e);
+				break;
+			case SIGUSR1:
+				cur = engine_report(e);
+				if (cur) {
+					report_print_table(stderr, cur);
+					engine_write_json(e, cur);
+					free(cur);
+				}
+				break;
+			}
+		}
+		if (e->cfg.stats_interval && mono_ns() >= next_tick) {
+			next_tick += e->cfg.stats_interval * 1000000000ull;
+			cur = engine_report(e);
+			if (cur && prev) {
+				report_print_line(stderr, cur, prev);
+				engine_write_json(e, cur);
+			}
+			if (cur) {
+				free(prev);
+				prev = cur;
+			}
+		} else if (!e->cfg.stats_interval) {
+			next_tick = 0;
+		}
+	}
+	free(prev);
+
+	/* every worker verdicts what it holds and drains its queue */
+	for (unsigned i = 0; i < e->nworkers; i++)
+		worker_stop(e->workers[i]);
+	cur = engine_report(e);
+	if (cur) {
+		report_print_table(stderr, cur);
+		engine_write_json(e, cur);
+		free(cur);
+	}
+	return 0;
+}

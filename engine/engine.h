@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * engine.h - the daemon's root: the config, the workers of the queue
+ * range, the live tunables, and the reports built from their counters.
+ */
+#ifndef NFQE_ENGINE_H
+#define NFQE_ENGINE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "worker.h"
+
+struct engine;
+
+/* One queue's counters next to the kernel's. */
+struct queue_report {
+	unsigned		queue;
+	int			cpu;
+	int			kstats_err;	/* 0 or -errno */
+	struct nfq_kstats	k;
+	struct worker_stats	st;
+};
+
+struct report {
+	uint64_t		mono_ns;	/* CLOCK_MONOTONIC at collection */
+	unsigned		nqueues;
+	struct worker_stats	total;
+	struct nfq_kstats	ktotal;
+	struct queue_report	q[];
+};
+
+/*
+ * engine_new - bind every queue of @cfg (one worker each) and start them.
+ * @conf_path is the file reloads read again (NULL: built-in defaults);
+ * @cli is the config as overridden on the command line. Returns NULL and
+ * logs the reason (naming the queue) on failure; nothing stays bound.
+ */
+struct engine *engine_new(const struct nfqe_config *cfg, const char *conf_path,
+			  const char *cli_queues);
+/* Stop every worker (each verdicts and drains what it holds), unbind. */
+void engine_free(struct engine *e);
+
+/* The signal loop: returns the exit status once SIGTERM/SIGINT came. */
+int engine_run(struct engine *e);
+
+/* Reload: read the file again; keep running on error. 0 or -1. */
+int engine_reload(struct engine *e);
+
+/* A report for the current counters (free with free()). */
+struct report *engine_report(struct engine *e);
+
+void report_print_table(FILE *f, const struct report *r);
+void report_print_line(FILE *f, const struct report *cur,
+		       const struct report *prev);
+void report_write_json(FILE *f, const struct report *r);
+/* Write the JSON report to @path atomically (temp file + rename). */
+int report_write_json_file(const char *path, const struct report *r);
+
+/* The decide step of the current policy: accept everything. */
+void policy_decide(void *ctx, unsigned queue, const struct pkt_info *pkt,
+		   const uint8_t *data, uint32_t len, struct nfqe_verdict *ret);
+
+/* `nfqe rules ...`: print an iptables-restore file. Exit status. */
+int rules_main(int argc, char **argv);
+
+#endif

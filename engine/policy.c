@@ -1,0 +1,13 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The policy seam. The worker calls policy_decide() once per well-formed
+ * packet with the verdict preset to accept without a mark; rules and
+ * inspector plug-ins will decide here.
+ */
+#include "engine.h"
+
+void policy_decide(void *ctx, unsigned queue, const struct pkt_info *pkt,
+		   const uint8_t *data, uint32_t len, struct nfqe_verdict *ret)
+{
+	/* accept all: leave the preset verdict */
+}

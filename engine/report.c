@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Reports: the per-queue table (SIGUSR1, exit), the live line
+ * (stats_interval) and the JSON file (stats_json) read by tests, nfqe-bench
+ * and scripts.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nfqe-config.h"
+#include "engine.h"
+
+static double ratio(uint64_t a, uint64_t b)
+{
+	return b ? (double)a / (double)b : 0.0;
+}
+
+void report_print_table(FILE *f, const struct report *r)
+{
+	fprintf(f, "%5s %4s %12s %12s %10s %8s %7s %7s %8s %8s %9s %9s "
+		"%9s %10s %10s %10s\n",
+		"queue", "cpu", "packets", "accept", "drop", "other",
+		"batch", "burst", "enobufs", "malform", "hold_p50", "hold_p99",
+		"hold_p999", "k_total", "k_dropped", "k_udropped");
+	for (unsigned i = 0; i <= r->nqueues; i++) {
+		const struct worker_stats *s = i < r->nqueues ?
+			&r->q[i].st : &r->total;
+		const struct nfq_kstats *k = i < r->nqueues ?
+			&r->q[i].k : &r->ktotal;
+		char qname[16], cpu[8];
+
+		if (i < r->nqueues) {
+			snprintf(qname, sizeof(qname), "%u", r->q[i].queue);
+			snprintf(cpu, sizeof(cpu), "%d", r->q[i].cpu);
+		} else {
+			if (r->nqueues < 2)
+				break;
+			strcpy(qname, "all");
+			strcpy(cpu, "-");
+		}
+		fprintf(f, "%5s %4s %12" PRIu64 " %12" PRIu64 " %10" PRIu64
+			" %8" PRIu64 " %7.1f %7.1f %8" PRIu64 " %8" PRIu64
+			" %7.1fus %7.1fus %7.1fus %10" PRIu64 " %10" PRIu64
+			" %10" PRIu64 "\n",
+			qname, cpu, s->packets, s->verdicts[VK_ACCEPT],
+			s->verdicts[VK_DROP],
+			s->verdicts[VK_REPEAT] + s->verdicts[VK_QUEUE],
+			ratio(s->flushed, s->flushes),
+			ratio(s->burst_pkts, s->bursts), s->enobufs,
+			s->malformed,
+			hist_quantile(&s->hold, 0.50) / 1000.0,
+			hist_quantile(&s->hold, 0.99) / 1000.0,
+			hist_quantile(&s->hold, 0.999) / 1000.0,
+			k->id_sequence, k->queue_dropped, k->user_dropped);
+	}
+	fflush(f);
+}
+
+void report_print_line(FILE *f, const struct report *cur,
+		       const struct report *prev)
+{
+	double dt = (double)(cur->mono_ns - prev->mono_ns) / 1e9;
+	uint64_t lost;
+
+	if (dt <= 0)
+		return;
+	lost = cur->ktotal.queue_dropped + cur->ktotal.user_dropped;
+	fprintf(f, "nfqe: %9.0f pps", (double)(cur->total.packets -
+					      prev->total.packets) / dt);
+	for (unsigned i = 0; i < cur->nqueues && i < prev->nqueues; i++)
+		fprintf(f, " q%u %.0f", cur->q[i].queue,
+			(double)(cur->q[i].st.packets -
+				 prev->q[i].st.packets) / dt);
+	fprintf(f, " | batch %.1f burst %.1f | hold p50 %.1fus p99 %.1fus"
+		" | kernel dropped %" PRIu64 " enobufs %" PRIu64
+		" malformed %" PRIu64 "\n",
+		ratio(cur->total.flushed - prev->total.flushed,
+		      cur->total.flushes - prev->total.flushes),
+		ratio(cur->total.burst_pkts - prev->total.burst_pkts,
+		      cur->total.bursts - prev->total.bursts),
+		hist_quantile(&cur->total.hold, 0.50) / 1000.0,
+		hist_quantile(&cur->total.hold, 0.99) / 1000.0,
+		lost, cur->total.enobufs, cur->total.malformed);
+	fflush(f);
+}
+
+static void json_stats(FILE *f, const struct worker_stats *s,
+		       const struct nfq_kstats *k)
+{
+	fprintf(f, "\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
+		",\"accept\":%" PRIu64 ",\"drop\":%" PRIu64
+		",\"repeat\":%" PRIu64 ",\"queue_verdicts\":%" PRIu64
+		",\"flushes\":%" PRIu64 ",\"flushed\":%" PRIu64
+		",\"mean_batch\":%.3f,\"batch_msgs\":%" PRIu64
+		",\"verdict_msgs\":%" PRIu64 ",\"bursts\":%" PRIu64
+		",\"mean_burst\":%.3f,\"flush_burst_end\":%" PRIu64
+		",\"flush_batch_full\":%" PRIu64 ",\"flush_hold\":%" PRIu64
+		",\"flush_stop\":%" PRIu64 ",\"enobufs\":%" PRIu64
+		",\"malformed\":%" PRIu64 ",\"send_errors\":%" PRIu64
+		",\"kernel_errors\":%" PRIu64 ",\"cpu_ns\":%" PRIu64,
+		s->packets, s->bytes, s->verdicts[VK_ACCEPT],
+		s->verdicts[VK_DROP], s->verdicts[VK_REPEAT],
+		s->verdicts[VK_QUEUE], s->flushes, s->flushed,
+		ratio(s->flushed, s->flushes), s->batch_msgs, s->verdict_msgs,
+		s->bursts, ratio(s->burst_pkts, s->bursts),
+		s->flush_reason[FLUSH_BURST_END],
+		s->flush_reason[FLUSH_BATCH_FULL], s->flush_reason[FLUSH_HOLD],
+		s->flush_reason[FLUSH_STOP], s->enobufs, s->malformed,
+		s->send_errors, s->kernel_errors, s->cpu_ns);
+	fprintf(f, ",\"malformed_by\":{");
+	for (int e = 1; e < PKT_ERR_MAX; e++)
+		fprintf(f, "%s\"%s\":%" PRIu64, e > 1 ? "," : "",
+			pkt_error_name(e), s->malformed_by[e]);
+	fprintf(f, "},\"hold_ns\":{\"p50\":%" PRIu64 ",\"p99\":%" PRIu64
+		",\"p999\":%" PRIu64 ",\"max\":%" PRIu64 ",\"count\":%" PRIu64
+		",\"sum\":%" PRIu64 "}",
+		hist_quantile(&s->hold, 0.50), hist_quantile(&s->hold, 0.99),
+		hist_quantile(&s->hold, 0.999), s->hold.max, s->hold.count,
+		s->hold.sum);
+	fprintf(f, ",\"kernel\":{\"queue_total\":%" PRIu32
+		",\"queue_dropped\":%" PRIu64 ",\"user_dropped\":%" PRIu64
+		",\"id_sequence\":%" PRIu64 "}",
+		k->queue_total, k->queue_dropped, k->user_dropped,
+		k->id_sequence);
+}
+
+void report_write_json(FILE *f, const struct report *r)
+{
+	fprintf(f, "{\"version\":\"%s\",\"pid\":%d,\"queues\":[",
+		NFQE_VERSION, (int)getpid());
+	for (unsigned i = 0; i < r->nqueues; i++) {
+		fprintf(f, "%s{\"queue\":%u,\"cpu\":%d,\"kernel_row\":%s,",
+			i ? "," : "", r->q[i].queue, r->q[i].cpu,
+			r->q[i].kstats_err ? "false" : "true");
+		json_stats(f, &r->q[i].st, &r->q[i].k);
+		fputc('}', f);
+	}
+	fprintf(f, "],\"total\":{");
+	json_stats(f, &r->total, &r->ktotal);
+	fprintf(f, "}}\n");
+}
+
+int report_write_json_file(const char *path, const struct report *r)
+{
+	char tmp[300];
+	FILE *f;
+	int ret = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	report_write_json(f, r);
+	if (fflush(f) || ferror(f))
+		ret = -EIO;
+	if (fclose(f) && !ret)
+		ret = -errno;
+	if (!ret && rename(tmp, path) < 0)
+		ret = -errno;
+	if (ret)
+		unlink(tmp);
+	return ret;
+}

@@ -1,0 +1,741 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * worker.c - the data path: one thread per NFQUEUE queue.
+ *
+ * Read this file top to bottom to follow a packet:
+ *
+ *   worker_new()      open a netlink socket, size its buffer, bind the queue
+ *                     (copy mode, maxlen, fail-open, GSO in one message)
+ *   worker_main()     the thread: pin to a CPU, register as a QSBR reader,
+ *                     then loop:
+ *     wk_recv_burst()   recvmmsg(): up to burst_max packet messages at once;
+ *                       when the socket is empty go RCU-offline and poll()
+ *     wk_handle_msg()   per packet: parse the NFQUEUE message and the IP
+ *                       packet, call the decide step, hold the verdict in
+ *                       the batcher; flush early if batch_max is reached or
+ *                       the oldest packet waited max_hold_us
+ *     wk_flush()        at the end of every burst: all held verdicts go to
+ *                       the kernel in one sendmsg() (vbatch.c coalesces runs
+ *                       of ids into NFQNL_MSG_VERDICT_BATCH messages)
+ *     rcu_quiescent_state() once per burst
+ *   wk_drain()        on stop: verdict what is held, close the queue to new
+ *                     packets (fail-open: maxlen 0 lets them pass), receive
+ *                     and verdict what the kernel still queues
+ *   worker_free()     unbind the queue and close the socket
+ *
+ * A packet is never held waiting for more traffic: the batch is flushed
+ * whenever the socket has nothing more to give. Every packet gets a verdict
+ * on every path: malformed packets get the configured malformed verdict,
+ * and packets that arrive while binding are accepted at once.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <libnetfilter_queue/libnetfilter_queue.h>
+#include <urcu-qsbr.h>
+
+#include "nfqe-config.h"
+#include "log.h"
+#include "vbatch.h"
+#include "worker.h"
+
+/* Room for the netlink and NFQUEUE headers and attributes of one message,
+ * on top of the copied packet bytes. */
+#define WK_MSG_OVERHEAD		1024
+#define WK_CPU_SAMPLE_BURSTS	64
+
+struct worker {
+	/* read-mostly, set before the thread starts */
+	struct worker_params	p;
+	struct mnl_socket	*nl;
+	int			fd;
+	unsigned		portid;
+	int			stop_fd;	/* eventfd: wakes poll() */
+	pthread_t		thread;
+	bool			started;
+	bool			unbound;
+
+	/* owned by the worker thread */
+	struct vbatch		*vb;
+	struct mmsghdr		*msgs;
+	struct iovec		*iov;
+	char			*rxbuf;
+	size_t			rx_slot;
+	char			*txbuf;		/* config and single verdicts */
+	uint32_t		seq;
+	unsigned		bursts_since_cpu;
+	struct ratelimit	rl_err;
+
+	int			stop;		/* set by worker_stop() */
+
+	/* hot counters, written by the worker only */
+	struct worker_stats	st __attribute__((aligned(64)));
+};
+
+#define ST_ADD(field, n)						\
+	__atomic_store_n(&(field), __atomic_load_n(&(field),		\
+			 __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static enum worker_vkind vkind_of(uint32_t verdict)
+{
+	switch (verdict & NF_VERDICT_MASK) {
+	case NF_ACCEPT:
+		return VK_ACCEPT;
+	case NF_DROP:
+		return VK_DROP;
+	case NF_REPEAT:
+		return VK_REPEAT;
+	default:
+		return VK_QUEUE;
+	}
+}
+
+/* ---- netlink set-up ------------------------------------------------- */
+
+static int wk_sendto(struct worker *w, const void *buf, size_t len)
+{
+	ssize_t ret = mnl_socket_sendto(w->nl, buf, len);
+
+	if (ret < 0)
+		return -errno;
+	return 0;
+}
+
+/* Verdict one packet at once, outside the batcher (set-up only). */
+static void wk_verdict_now(struct worker *w, uint32_t id, uint32_t verdict)
+{
+	struct nlmsghdr *nlh = nfq_nlmsg_put(w->txbuf, NFQNL_MSG_VERDICT,
+					     w->p.queue);
+
+	nlh->nlmsg_seq = ++w->seq;
+	nfq_nlmsg_verdict_put(nlh, id, verdict);
+	if (wk_sendto(w, nlh, nlh->nlmsg_len) < 0)
+		ST_ADD(w->st.send_errors, 1);
+	ST_ADD(w->st.verdicts[vkind_of(verdict)], 1);
+	ST_ADD(w->st.verdict_msgs, 1);
+}
+
+static uint32_t wk_packet_id(const struct nlmsghdr *nlh,
+			     struct nlattr **attr, bool *ret_ok)
+{
+	struct nfqnl_msg_packet_hdr *ph;
+
+	*ret_ok = false;
+	if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR])
+		return 0;
+	if (mnl_attr_get_payload_len(attr[NFQA_PACKET_HDR]) < sizeof(*ph))
+		return 0;
+	ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
+	*ret_ok = true;
+	return ntohl(ph->packet_id);
+}
+
+/*
+ * Send one config message with NLM_F_ACK and wait for its ack. Packets
+ * that the kernel queues before the ack arrives are accepted on the spot:
+ * the decide step is not running yet, and no packet may be left behind.
+ */
+static int wk_config(struct worker *w, struct nlmsghdr *nlh)
+{
+	char *buf = w->rxbuf;
+	uint32_t seq = ++w->seq;
+
+	nlh->nlmsg_flags |= NLM_F_ACK;
+	nlh->nlmsg_seq = seq;
+	if (wk_sendto(w, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+
+	for (;;) {
+		ssize_t n = recv(w->fd, buf, w->rx_slot, 0);
+		struct nlmsghdr *m;
+		int len;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ENOBUFS) {
+				ST_ADD(w->st.enobufs, 1);
+				continue;
+			}
+			return -errno;
+		}
+		len = (int)n;
+		for (m = (struct nlmsghdr *)buf; mnl_nlmsg_ok(m, len);
+		     m = mnl_nlmsg_next(m, &len)) {
+			if (m->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = mnl_nlmsg_get_payload(m);
+
+				if (m->nlmsg_seq != seq)
+					continue;
+				return e->error;	/* 0 is the ack */
+			}
+			if ((m->nlmsg_type & 0xff) == NFQNL_MSG_PACKET) {
+				struct nlattr *attr[NFQA_MAX + 1] = { NULL };
+				bool ok;
+				uint32_t id = wk_packet_id(m, attr, &ok);
+
+				if (ok) {
+					ST_ADD(w->st.packets, 1);
+					wk_verdict_now(w, id, NF_ACCEPT);
+				}
+			}
+		}
+	}
+}
+
+static int wk_bind(struct worker *w)
+{
+	struct nlmsghdr *nlh;
+	uint32_t flags = 0, mask = NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_GSO;
+
+	if (w->p.fail_open)
+		flags |= NFQA_CFG_F_FAIL_OPEN;
+	if (w->p.gso)
+		flags |= NFQA_CFG_F_GSO;
+
+	/* bind, copy mode, maxlen and flags in one message: the first packet
+	 * the kernel queues already has the final settings */
+	nlh = nfq_nlmsg_put(w->txbuf, NFQNL_MSG_CONFIG, w->p.queue);
+	nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_BIND);
+	nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, (int)w->p.copy_range);
+	nfq_nlmsg_cfg_put_qmaxlen(nlh, w->p.queue_maxlen);
+	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
+	mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(mask));
+	return wk_config(w, nlh);
+}
+
+static int wk_set_maxlen(struct worker *w, uint32_t maxlen)
+{
+	struct nlmsghdr *nlh = nfq_nlmsg_put(w->txbuf, NFQNL_MSG_CONFIG,
+					     w->p.queue);
+
+	nfq_nlmsg_cfg_put_qmaxlen(nlh, maxlen);
+	return wk_config(w, nlh);
+}
+
+static int wk_unbind(struct worker *w)
+{
+	struct nlmsghdr *nlh = nfq_nlmsg_put(w->txbuf, NFQNL_MSG_CONFIG,
+					     w->p.queue);
+
+	nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_UNBIND);
+	return wk_config(w, nlh);
+}
+
+static int wk_socket_open(struct worker *w)
+{
+	int one = 1;
+	int size = (int)w->p.rcvbuf;
+
+	w->nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (!w->nl)
+		return -errno;
+	w->fd = mnl_socket_get_fd(w->nl);
+	if (mnl_socket_bind(w->nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		return -errno;
+	w->portid = mnl_socket_get_portid(w->nl);
+	/* FORCE needs CAP_NET_ADMIN, which binding a queue needs anyway */
+	if (setsockopt(w->fd, SOL_SOCKET, SO_RCVBUFFORCE, &size,
+		       sizeof(size)) < 0 &&
+	    setsockopt(w->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) < 0)
+		return -errno;
+	if (w->p.no_enobufs &&
+	    setsockopt(w->fd, SOL_NETLINK, NETLINK_NO_ENOBUFS, &one,
+		       sizeof(one)) < 0)
+		return -errno;
+	return 0;
+}
+
+static int wk_buffers_alloc(struct worker *w)
+{
+	unsigned n = w->p.burst_max;
+
+	w->rx_slot = (w->p.copy_range + WK_MSG_OVERHEAD + 7) & ~(size_t)7;
+	w->rxbuf = malloc(w->rx_slot * n);
+	w->msgs = calloc(n, sizeof(*w->msgs));
+	w->iov = calloc(n, sizeof(*w->iov));
+	w->txbuf = malloc(MNL_SOCKET_BUFFER_SIZE);
+	w->vb = vbatch_new(w->p.queue, w->p.batch_cap);
+	if (!w->rxbuf || !w->msgs || !w->iov || !w->txbuf || !w->vb)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		w->iov[i].iov_base = w->rxbuf + i * w->rx_slot;
+		w->iov[i].iov_len = w->rx_slot;
+		w->msgs[i].msg_hdr.msg_iov = &w->iov[i];
+		w->msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	return 0;
+}
+
+struct worker *worker_new(const struct worker_params *p, char *err,
+			  size_t errlen)
+{
+	struct worker *w;
+	int ret;
+
+	if (!p->burst_max || !p->batch_cap || !p->tunables || !p->decide) {
+		snprintf(err, errlen, "queue %u: invalid worker parameters",
+			 p->queue);
+		errno = EINVAL;
+		return NULL;
+	}
+	ret = posix_memalign((void **)&w, 64, sizeof(*w));
+	if (ret) {
+		snprintf(err, errlen, "queue %u: out of memory", p->queue);
+		errno = ret;
+		return NULL;
+	}
+	memset(w, 0, sizeof(*w));
+	w->p = *p;
+	w->fd = -1;
+	w->rl_err = (struct ratelimit)RATELIMIT_INIT;
+	w->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->stop_fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "queue %u: eventfd: %s", p->queue,
+			 strerror(-ret));
+		goto err_free;
+	}
+	ret = wk_buffers_alloc(w);
+	if (ret < 0) {
+		snprintf(err, errlen, "queue %u: out of memory", p->queue);
+		goto err_free;
+	}
+	ret = wk_socket_open(w);
+	if (ret < 0) {
+		snprintf(err, errlen, "queue %u: netlink socket: %s%s",
+			 p->queue, strerror(-ret),
+			 ret == -EPERM ? " (needs CAP_NET_ADMIN)" : "");
+		goto err_free;
+	}
+	ret = wk_bind(w);
+	if (ret == -EPERM || ret == -EBUSY) {
+		snprintf(err, errlen,
+			 "queue %u is already bound by another process (%s): "
+			 "stop it or choose other queues",
+			 p->queue, strerror(-ret));
+		goto err_free;
+	}
+	if (ret < 0) {
+		snprintf(err, errlen, "queue %u: bind failed: %s", p->queue,
+			 strerror(-ret));
+		goto err_free;
+	}
+	return w;
+
+err_free:
+	w->unbound = true;	/* never bound: nothing to unbind */
+	worker_free(w);
+	errno = -ret;
+	return NULL;
+}
+
+/* ---- the data path -------------------------------------------------- */
+
+/* Send everything the batcher holds in one sendmsg(). */
+static void wk_flush(struct worker *w, enum worker_flush_reason reason)
+{
+	struct vbatch_out out;
+	uint64_t t;
+
+	if (!vbatch_count(w->vb))
+		return;
+	vbatch_build(w->vb, w->seq + 1, &out);
+	w->seq += out.batch_msgs + out.verdict_msgs;
+	/* hold ends when the verdicts are handed to the kernel; the sendmsg
+	 * itself runs the re-injected packets' whole path synchronously */
+	t = now_ns();
+	while (mnl_socket_sendto(w->nl, out.buf, out.len) < 0) {
+		unsigned missed;
+
+		if (errno == EINTR)
+			continue;
+		/* The verdicts are lost to us: with fail-open the kernel
+		 * still holds the packets until the queue is unbound. */
+		ST_ADD(w->st.send_errors, 1);
+		if (ratelimit_ok(&w->rl_err, &missed))
+			log_err("queue %u: sending %u verdicts failed: %s "
+				"(%u similar suppressed)", w->p.queue,
+				out.verdicts, strerror(errno), missed);
+		break;
+	}
+	vbatch_account_hold(w->vb, t, &w->st.hold);
+	vbatch_reset(w->vb);
+	ST_ADD(w->st.flushes, 1);
+	ST_ADD(w->st.flushed, out.verdicts);
+	ST_ADD(w->st.flush_reason[reason], 1);
+	ST_ADD(w->st.batch_msgs, out.batch_msgs);
+	ST_ADD(w->st.verdict_msgs, out.verdict_msgs);
+}
+
+static void wk_test_delay(const struct nfqe_tunables *tun)
+{
+	struct timespec ts;
+
+	if (!ENABLE_TEST_KNOBS || !tun->test_decide_delay_us)
+		return;
+	ts.tv_sec = tun->test_decide_delay_us / 1000000;
+	ts.tv_nsec = (long)(tun->test_decide_delay_us % 1000000) * 1000;
+	nanosleep(&ts, NULL);
+}
+
+/* A kernel reply: only errors come back (verdicts carry no NLM_F_ACK). */
+static void wk_handle_error(struct worker *w, const struct nlmsghdr *nlh)
+{
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+	unsigned missed;
+
+	if (!e->error)
+		return;
+	ST_ADD(w->st.kernel_errors, 1);
+	if (ratelimit_ok(&w->rl_err, &missed))
+		log_warn("queue %u: kernel refused a verdict: %s "
+			 "(%u similar suppressed)", w->p.queue,
+			 strerror(-e->error), missed);
+}
+
+static void wk_handle_packet(struct worker *w, const struct nlmsghdr *nlh,
+			     const struct nfqe_tunables *tun,
+			     uint64_t recv_ns)
+{
+	struct nlattr *attr[NFQA_MAX + 1] = { NULL };
+	struct nfqe_verdict v = { .verdict = NF_ACCEPT };
+	struct pkt_info pkt;
+	const uint8_t *data = NULL;
+	uint32_t id, len = 0, wire_len = 0;
+	bool ok;
+	int perr, due;
+
+	id = wk_packet_id(nlh, attr, &ok);
+	if (!ok) {
+		/* No id: nothing can be verdicted. The kernel keeps such a
+		 * packet until the queue is unbound; count it loudly. */
+		ST_ADD(w->st.malformed, 1);
+		ST_ADD(w->st.kernel_errors, 1);
+		return;
+	}
+	ST_ADD(w->st.packets, 1);
+	if (attr[NFQA_PAYLOAD]) {
+		data = mnl_attr_get_payload(attr[NFQA_PAYLOAD]);
+		len = mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
+	}
+	if (attr[NFQA_CAP_LEN])
+		wire_len = ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN]));
+	ST_ADD(w->st.bytes, wire_len ? wire_len : len);
+
+	perr = pkt_parse(data, len, wire_len, &pkt);
+	if (perr) {
+		ST_ADD(w->st.malformed, 1);
+		ST_ADD(w->st.malformed_by[perr], 1);
+		v.verdict = tun->malformed_verdict;
+	} else {
+		wk_test_delay(tun);
+		w->p.decide(w->p.decide_ctx, w->p.queue, &pkt, data, len, &v);
+	}
+	ST_ADD(w->st.verdicts[vkind_of(v.verdict)], 1);
+
+	if (vbatch_add(w->vb, id, v.verdict, v.set_mark, v.mark, recv_ns)) {
+		wk_flush(w, FLUSH_BATCH_FULL);
+		vbatch_add(w->vb, id, v.verdict, v.set_mark, v.mark, recv_ns);
+	}
+	due = vbatch_due(w->vb, tun->batch_max,
+			 (uint64_t)tun->max_hold_us * 1000, now_ns());
+	if (due)
+		wk_flush(w, due);
+}
+
+/* One received datagram: normally one NFQUEUE packet message. */
+static void wk_handle_msg(struct worker *w, const void *buf, size_t len,
+			  const struct nfqe_tunables *tun, uint64_t recv_ns)
+{
+	const struct nlmsghdr *nlh = buf;
+	int rem = (int)len;
+
+	for (; mnl_nlmsg_ok(nlh, rem); nlh = mnl_nlmsg_next(nlh, &rem)) {
+		if (nlh->nlmsg_type == NLMSG_ERROR)
+			wk_handle_error(w, nlh);
+		else if ((nlh->nlmsg_type & 0xff) == NFQNL_MSG_PACKET)
+			wk_handle_packet(w, nlh, tun, recv_ns);
+	}
+}
+
+/*
+ * Receive one burst and handle it. Returns the number of messages, 0 when
+ * the socket is empty, -errno on a hard error.
+ */
+static int wk_recv_burst(struct worker *w)
+{
+	const struct nfqe_tunables *tun;
+	uint64_t recv_ns;
+	int n;
+
+	n = recvmmsg(w->fd, w->msgs, w->p.burst_max, MSG_DONTWAIT, NULL);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		if (errno == ENOBUFS) {
+			/* the kernel dropped messages for us: it counts them
+			 * as user_dropped; we count the event */
+			ST_ADD(w->st.enobufs, 1);
+			return 1;
+		}
+		return -errno;
+	}
+	recv_ns = now_ns();
+	tun = rcu_dereference(*w->p.tunables);
+	ST_ADD(w->st.bursts, 1);
+	ST_ADD(w->st.burst_pkts, (uint64_t)n);
+	for (int i = 0; i < n; i++) {
+		struct msghdr *mh = &w->msgs[i].msg_hdr;
+
+		if (mh->msg_flags & MSG_TRUNC) {
+			/* cannot happen with rx_slot sized from copy_range;
+			 * keep what fits so the packet still gets a verdict
+			 * (its payload attribute is lost: malformed) */
+			struct nlmsghdr *nlh = w->iov[i].iov_base;
+
+			if (w->msgs[i].msg_len >= sizeof(*nlh) &&
+			    nlh->nlmsg_len > w->msgs[i].msg_len)
+				nlh->nlmsg_len = w->msgs[i].msg_len;
+		}
+		wk_handle_msg(w, w->iov[i].iov_base, w->msgs[i].msg_len, tun,
+			      recv_ns);
+	}
+	wk_flush(w, FLUSH_BURST_END);
+	return n;
+}
+
+static void wk_sample_cpu(struct worker *w)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
+		__atomic_store_n(&w->st.cpu_ns,
+				 (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec,
+				 __ATOMIC_RELAXED);
+}
+
+/* Wait for packets or for worker_stop(), as an offline QSBR reader. */
+static void wk_wait(struct worker *w)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = w->fd, .events = POLLIN },
+		{ .fd = w->stop_fd, .events = POLLIN },
+	};
+
+	wk_sample_cpu(w);
+	rcu_thread_offline();
+	poll(pfd, 2, -1);
+	rcu_thread_online();
+}
+
+/*
+ * Stop: nothing held may be lost. With fail-open the queue is shrunk to
+ * length 0 first, so the kernel accepts new packets itself instead of
+ * queueing them; then everything still queued is received and verdicted.
+ */
+static void wk_drain(struct worker *w)
+{
+	struct nfq_kstats ks;
+	int ret, idle = 0;
+
+	wk_flush(w, FLUSH_STOP);
+	if (w->p.fail_open) {
+		ret = wk_set_maxlen(w, 0);
+		if (ret < 0)
+			log_warn("queue %u: closing the queue: %s", w->p.queue,
+				 strerror(-ret));
+	}
+	/* Without fail-open traffic keeps coming: drain until the socket is
+	 * empty and let the rules' --queue-bypass take over at unbind. */
+	for (unsigned rounds = 0; rounds < 100000; rounds++) {
+		ret = wk_recv_burst(w);
+		if (ret < 0)
+			break;
+		if (ret > 0) {
+			idle = 0;
+			continue;
+		}
+		if (!w->p.fail_open)
+			break;
+		/* The kernel delivers every queued packet to the socket
+		 * before it queues it, so an empty socket and an empty
+		 * kernel queue agree; check the latter to be sure. */
+		if (nfq_kstats_read(NULL, w->p.queue, &ks) < 0 ||
+		    ks.queue_total == 0 || ++idle > 1000)
+			break;
+		rcu_quiescent_state();
+		rcu_thread_offline();
+		poll(&(struct pollfd){ .fd = w->fd, .events = POLLIN }, 1, 1);
+		rcu_thread_online();
+	}
+	wk_flush(w, FLUSH_STOP);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	char name[16];
+
+	snprintf(name, sizeof(name), "nfqe-q%u", w->p.queue);
+	pthread_setname_np(pthread_self(), name);
+	rcu_register_thread();
+
+	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+		int n = wk_recv_burst(w);
+
+		if (n < 0) {
+			unsigned missed;
+
+			if (ratelimit_ok(&w->rl_err, &missed))
+				log_err("queue %u: receive failed: %s",
+					w->p.queue, strerror(-n));
+			wk_wait(w);
+			continue;
+		}
+		rcu_quiescent_state();
+		if (n == 0)
+			wk_wait(w);
+		else if (++w->bursts_since_cpu >= WK_CPU_SAMPLE_BURSTS) {
+			w->bursts_since_cpu = 0;
+			wk_sample_cpu(w);
+		}
+	}
+	wk_drain(w);
+	wk_sample_cpu(w);
+	rcu_unregister_thread();
+	return NULL;
+}
+
+/* ---- life cycle and stats ------------------------------------------- */
+
+int worker_start(struct worker *w)
+{
+	pthread_attr_t attr;
+	int ret;
+
+	pthread_attr_init(&attr);
+	if (w->p.cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(w->p.cpu, &set);
+		pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	}
+	ret = pthread_create(&w->thread, &attr, worker_main, w);
+	pthread_attr_destroy(&attr);
+	if (ret)
+		return -ret;
+	w->started = true;
+	return 0;
+}
+
+void worker_stop(struct worker *w)
+{
+	uint64_t one = 1;
+
+	if (!w || !w->started)
+		return;
+	__atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE);
+	if (write(w->stop_fd, &one, sizeof(one)) < 0)
+		log_warn("queue %u: waking worker: %s", w->p.queue,
+			 strerror(errno));
+	pthread_join(w->thread, NULL);
+	w->started = false;
+}
+
+void worker_free(struct worker *w)
+{
+	if (!w)
+		return;
+	worker_stop(w);
+	if (w->nl && !w->unbound) {
+		int ret = wk_unbind(w);
+
+		if (ret < 0)
+			log_warn("queue %u: unbind: %s", w->p.queue,
+				 strerror(-ret));
+	}
+	if (w->nl)
+		mnl_socket_close(w->nl);
+	if (w->stop_fd >= 0)
+		close(w->stop_fd);
+	vbatch_free(w->vb);
+	free(w->rxbuf);
+	free(w->msgs);
+	free(w->iov);
+	free(w->txbuf);
+	free(w);
+}
+
+unsigned worker_queue(const struct worker *w)
+{
+	return w->p.queue;
+}
+
+int worker_cpu(const struct worker *w)
+{
+	return w->p.cpu;
+}
+
+void worker_stats_read(const struct worker *w, struct worker_stats *ret)
+{
+	const uint64_t *src = (const uint64_t *)&w->st;
+	uint64_t *dst = (uint64_t *)ret;
+	size_t words = offsetof(struct worker_stats, hold) / sizeof(uint64_t);
+
+	for (size_t i = 0; i < words; i++)
+		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+	hist_snapshot(&w->st.hold, &ret->hold);
+}
+
+int nfq_kstats_read(const char *path, unsigned queue, struct nfq_kstats *ret)
+{
+	char line[256];
+	FILE *f = fopen(path ? path : "/proc/net/netfilter/nfnetlink_queue",
+			"re");
+	int found = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		struct nfq_kstats k;
+
+		if (sscanf(line, "%" SCNu32 " %" SCNu32 " %" SCNu32 " %" SCNu32
+			   " %" SCNu32 " %" SCNu64 " %" SCNu64 " %" SCNu64,
+			   &k.queue, &k.portid, &k.queue_total, &k.copy_mode,
+			   &k.copy_range, &k.queue_dropped, &k.user_dropped,
+			   &k.id_sequence) != 8)
+			continue;
+		if (k.queue == queue) {
+			*ret = k;
+			found = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}

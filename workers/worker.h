@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * worker.h - one thread per NFQUEUE queue: its own netlink socket, burst
+ * receive, a decide step per packet, batched verdicts.
+ *
+ * Life cycle (engine thread): worker_new() binds the queue, worker_start()
+ * runs the thread, worker_stop() makes it verdict everything it holds and
+ * drain the queue, worker_free() unbinds and closes. Statistics can be read
+ * from any thread at any time with worker_stats_read().
+ */
+#ifndef NFQE_WORKER_H
+#define NFQE_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#include "hist.h"
+#include "packet.h"
+
+struct worker;
+
+/* What the decide step returns for one packet. */
+struct nfqe_verdict {
+	uint32_t	verdict;	/* NF_ACCEPT, NF_DROP, NF_REPEAT, or
+					 * NF_QUEUE_NR(n) to send it to queue n */
+	uint32_t	mark;
+	bool		set_mark;
+};
+
+/* Tunables that can change while running (SIGHUP). Read once per burst
+ * under RCU; the engine publishes a new copy and frees the old one after a
+ * grace period. */
+struct nfqe_tunables {
+	unsigned	batch_max;	/* flush after this many verdicts */
+	unsigned	max_hold_us;	/* flush when the oldest waited this long */
+	uint32_t	malformed_verdict; /* NF_ACCEPT or NF_DROP */
+	unsigned	test_decide_delay_us; /* test knob: slow decide */
+};
+
+/*
+ * The decide step, the one seam for policy: called once per well-formed
+ * packet, in the worker thread, as an online QSBR reader. It must not
+ * block. It writes @ret; the worker has preset it to accept, no mark.
+ */
+typedef void (*worker_decide_fn)(void *ctx, unsigned queue,
+				 const struct pkt_info *pkt,
+				 const uint8_t *data, uint32_t len,
+				 struct nfqe_verdict *ret);
+
+struct worker_params {
+	uint16_t	queue;
+	int		cpu;		/* pin to this CPU, -1 for no pinning */
+	uint32_t	copy_range;	/* bytes of each packet copied up */
+	uint32_t	queue_maxlen;	/* kernel queue length */
+	uint32_t	rcvbuf;		/* SO_RCVBUFFORCE bytes */
+	bool		fail_open;	/* NFQA_CFG_F_FAIL_OPEN */
+	bool		gso;		/* NFQA_CFG_F_GSO */
+	bool		no_enobufs;	/* NETLINK_NO_ENOBUFS */
+	unsigned	burst_max;	/* messages per recvmmsg */
+	unsigned	batch_cap;	/* largest batch_max a reload may set */
+	/* Pointer to the engine's RCU-published tunables. */
+	struct nfqe_tunables **tunables;
+	worker_decide_fn decide;
+	void		*decide_ctx;
+};
+
+enum worker_flush_reason {
+	FLUSH_BURST_END,	/* receive burst done */
+	FLUSH_BATCH_FULL,	/* batch_max reached */
+	FLUSH_HOLD,		/* oldest packet waited max_hold_us */
+	FLUSH_STOP,		/* stopping */
+	FLUSH_REASON_MAX,
+};
+
+/* Verdict kinds counted per queue. */
+enum worker_vkind {
+	VK_ACCEPT,
+	VK_DROP,
+	VK_REPEAT,
+	VK_QUEUE,
+	VK_MAX,
+};
+
+/*
+ * Per-queue counters. Written by the worker thread only; read them with
+ * worker_stats_read(), which copies them with relaxed atomic loads.
+ */
+struct worker_stats {
+	uint64_t	packets;	/* packet messages received */
+	uint64_t	bytes;		/* packet bytes (as queued, not copied) */
+	uint64_t	verdicts[VK_MAX];
+	uint64_t	flushes;	/* sendmsg calls carrying verdicts */
+	uint64_t	flushed;	/* verdicts sent (sum of batch sizes) */
+	uint64_t	flush_reason[FLUSH_REASON_MAX];
+	uint64_t	batch_msgs;	/* NFQNL_MSG_VERDICT_BATCH messages */
+	uint64_t	verdict_msgs;	/* NFQNL_MSG_VERDICT messages */
+	uint64_t	bursts;		/* recvmmsg calls that returned > 0 */
+	uint64_t	burst_pkts;	/* messages those calls returned */
+	uint64_t	enobufs;	/* ENOBUFS reported by the socket */
+	uint64_t	malformed;	/* packets the parser refused */
+	uint64_t	malformed_by[PKT_ERR_MAX];
+	uint64_t	send_errors;	/* verdict sendmsg failures */
+	uint64_t	kernel_errors;	/* NLMSG_ERROR replies to verdicts */
+	uint64_t	cpu_ns;		/* worker thread CPU time */
+	struct hist	hold;		/* receive to verdict sent, ns */
+};
+
+/*
+ * worker_new - open a netlink socket and bind @p->queue.
+ *
+ * Returns the worker, or NULL with errno set and a human-readable reason
+ * in @err (size @errlen), e.g. "queue 3 is bound by another process".
+ * Engine thread only.
+ */
+struct worker *worker_new(const struct worker_params *p, char *err,
+			  size_t errlen);
+
+/* Start the thread. 0 or -errno. */
+int worker_start(struct worker *w);
+
+/*
+ * Ask the worker to stop, wait for it: it verdicts everything it holds,
+ * then (with fail-open) shrinks the kernel queue to 0 so new packets pass,
+ * drains what is queued, and exits. Engine thread only.
+ */
+void worker_stop(struct worker *w);
+
+/* Unbind the queue, close the socket, free. NULL is fine. */
+void worker_free(struct worker *w);
+
+unsigned worker_queue(const struct worker *w);
+int worker_cpu(const struct worker *w);
+
+/* Copy the counters. Any thread. */
+void worker_stats_read(const struct worker *w, struct worker_stats *ret);
+
+/* Kernel's view of one queue, from /proc/net/netfilter/nfnetlink_queue. */
+struct nfq_kstats {
+	uint32_t	queue;
+	uint32_t	portid;
+	uint32_t	queue_total;	/* packets waiting in the queue now */
+	uint32_t	copy_mode;
+	uint32_t	copy_range;
+	uint64_t	queue_dropped;	/* dropped: queue full, fail-closed */
+	uint64_t	user_dropped;	/* dropped: netlink socket full */
+	uint64_t	id_sequence;	/* last packet id = packets queued */
+};
+
+/*
+ * nfq_kstats_read - read the row for @queue from @path (NULL: the /proc
+ * file of the calling thread's network namespace). 0, -ENOENT when the
+ * queue has no row (unbound), or -errno.
+ */
+int nfq_kstats_read(const char *path, unsigned queue, struct nfq_kstats *ret);
+
+#endif
