@@ -145,22 +145,26 @@ static int parse_cpu_pin(const char *s, struct nfqe_config *cfg)
 		cfg->cpu_pin = PIN_NONE;
 		return 0;
 	}
+	int list[64];
+	unsigned count = 0;
+
 	if (strlen(s) >= sizeof(buf))
 		return -EINVAL;
 	strcpy(buf, s);
-	cfg->cpu_count = 0;
 	for (tok = strtok_r(buf, ", ", &save); tok;
 	     tok = strtok_r(NULL, ", ", &save)) {
 		char *end;
 		long cpu = strtol(tok, &end, 10);
 
 		if (*end || cpu < 0 || cpu >= ncpu || cpu >= CPU_SETSIZE ||
-		    cfg->cpu_count >= 64)
+		    count >= 64)
 			return -EINVAL;
-		cfg->cpu_list[cfg->cpu_count++] = (int)cpu;
+		list[count++] = (int)cpu;
 	}
-	if (!cfg->cpu_count)
+	if (!count)
 		return -EINVAL;
+	memcpy(cfg->cpu_list, list, count * sizeof(list[0]));
+	cfg->cpu_count = count;
 	cfg->cpu_pin = PIN_LIST;
 	return 0;
 }
@@ -328,15 +332,48 @@ static int handler(void *user, const char *section, const char *name,
 	return 1;
 }
 
-/* fgets() that counts lines, so errors know where they are. */
+/* Classify a line as inih will see it: blank, comment, [section] or
+ * key = value (inih also takes "key: value"). */
+static bool line_is_valid(const char *line)
+{
+	while (*line == ' ' || *line == '\t')
+		line++;
+	if (!*line || *line == '\n' || *line == '\r' || *line == ';' ||
+	    *line == '#')
+		return true;
+	if (*line == '[')
+		return strchr(line, ']') != NULL;
+	return strpbrk(line, "=:") != NULL;
+}
+
+/*
+ * fgets() that counts lines, so errors know where they are. It also takes
+ * the two errors inih would report only once, or not at all: syntax errors
+ * (all of them, in order) and lines longer than inih's line buffer, which
+ * inih would split in two. Such a line reaches inih as an empty line.
+ */
 static char *counting_reader(char *str, int num, void *stream)
 {
 	struct parse_ctx *pc = stream;
-	char *ret = fgets(str, num, pc->f);
+	size_t n;
+	int c;
 
-	if (ret)
-		pc->line++;
-	return ret;
+	if (!fgets(str, num, pc->f))
+		return NULL;
+	pc->line++;
+	n = strlen(str);
+	if (n && str[n - 1] != '\n' && !feof(pc->f)) {
+		while ((c = fgetc(pc->f)) != EOF && c != '\n')
+			;
+		parse_error(pc, "line too long (at most %d characters)",
+			    num - 2);
+		strcpy(str, "\n");
+	} else if (!line_is_valid(str)) {
+		parse_error(pc, "syntax error: expected [section] or "
+			    "key = value");
+		strcpy(str, "\n");
+	}
+	return str;
 }
 
 int config_load(const char *path, struct nfqe_config *cfg, char *err,
@@ -356,9 +393,9 @@ int config_load(const char *path, struct nfqe_config *cfg, char *err,
 	}
 	ret = ini_parse_stream(counting_reader, &pc, handler, &pc);
 	fclose(pc.f);
-	if (ret > 0) {
-		/* The handler never fails, so this is a syntax error inih
-		 * found itself (no '=' or ']'); inih gives only the first. */
+	if (ret > 0 && !pc.nerr) {
+		/* The handler never fails and the reader passes only valid
+		 * lines, so inih should find nothing; report it if it does. */
 		pc.line = (unsigned)ret;
 		parse_error(&pc, "syntax error: expected [section] or "
 			    "key = value");
@@ -398,31 +435,47 @@ int config_queue_cpu(const struct nfqe_config *cfg, unsigned queue)
 	}
 }
 
+/* Whether key @k has different values in @a and @b. */
+static bool key_differs(const struct key_def *k, const struct nfqe_config *a,
+			const struct nfqe_config *b)
+{
+	const char *fa = (const char *)a + k->offset;
+	const char *fb = (const char *)b + k->offset;
+
+	switch (k->type) {
+	case KT_QUEUES:
+		return a->queue_first != b->queue_first ||
+		       a->queue_last != b->queue_last;
+	case KT_CPU_PIN:
+		return a->cpu_pin != b->cpu_pin ||
+		       a->cpu_count != b->cpu_count ||
+		       memcmp(a->cpu_list, b->cpu_list, sizeof(a->cpu_list));
+	case KT_BOOL:
+	case KT_VERDICT:
+		return *(const bool *)fa != *(const bool *)fb;
+	case KT_STRING:
+		return strcmp(fa, fb) != 0;
+	default:	/* 32-bit fields: unsigned, uint32_t, enums, int */
+		return memcmp(fa, fb, sizeof(uint32_t)) != 0;
+	}
+}
+
 void config_restart_keys(const struct nfqe_config *a,
 			 const struct nfqe_config *b, char *ret, size_t len)
 {
 	size_t pos = 0;
 
-#define DIFF(cond, name)						\
-	do {								\
-		if ((cond) && pos < len)				\
-			pos += (size_t)snprintf(ret + pos, len - pos,	\
-						"%s%s", pos ? ", " : "", name); \
-	} while (0)
-
 	if (len)
 		ret[0] = '\0';
-	DIFF(a->queue_first != b->queue_first ||
-	     a->queue_last != b->queue_last, "queues");
-	DIFF(a->mode != b->mode, "mode");
-	DIFF(a->cpu_pin != b->cpu_pin || a->cpu_count != b->cpu_count ||
-	     memcmp(a->cpu_list, b->cpu_list, sizeof(a->cpu_list)), "cpu_pin");
-	DIFF(a->copy_range != b->copy_range, "copy_range");
-	DIFF(a->queue_maxlen != b->queue_maxlen, "queue_maxlen");
-	DIFF(a->rcvbuf != b->rcvbuf, "rcvbuf");
-	DIFF(a->fail_open != b->fail_open, "fail_open");
-	DIFF(a->gso != b->gso, "gso");
-	DIFF(a->no_enobufs != b->no_enobufs, "no_enobufs");
-	DIFF(a->burst_max != b->burst_max, "burst_max");
-#undef DIFF
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		int n;
+
+		if (keys[i].live || !key_differs(&keys[i], a, b))
+			continue;
+		n = snprintf(ret + pos, len - pos, "%s%s", pos ? ", " : "",
+			     keys[i].name);
+		if (n < 0 || (size_t)n >= len - pos)
+			break;
+		pos += (size_t)n;
+	}
 }

@@ -37,7 +37,8 @@ void hist_snapshot(const struct hist *h, struct hist *ret);
 void hist_merge(struct hist *dst, const struct hist *src);
 /* Value at quantile @q (0..1) of a snapshot, 0 when empty; never above max. */
 uint64_t hist_quantile(const struct hist *h, double q);
-/* Samples <= @v in a snapshot (upper bucket bounds, for Prometheus le=). */
+/* Samples in the buckets whose upper bound is <= @v, in a snapshot (for
+ * Prometheus le= buckets; the overflow bucket is left to +Inf = count). */
 uint64_t hist_count_le(const struct hist *h, uint64_t v);
 
 #endif

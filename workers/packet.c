@@ -18,6 +18,11 @@
 #define IPV6_HLEN	40
 #define IP_MAXLEN	65535
 
+/* l4off is 16 bits: the longest walk is the IPv6 header, PKT_EXTHDR_MAX
+ * headers of 2048 bytes (hop-by-hop length 255) and a fragment header. */
+_Static_assert(IPV6_HLEN + PKT_EXTHDR_MAX * 2048 + 8 <= UINT16_MAX,
+	       "l4off cannot hold the longest extension chain");
+
 static inline uint16_t pkt_get16(const uint8_t *p)
 {
 	uint16_t v;
@@ -106,32 +111,31 @@ static int pkt_parse_l4(const uint8_t *data, struct pkt_info *p, size_t off,
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6:
 		/* Each only in its own family; the other is just a number. */
-		if ((p->l4proto == IPPROTO_ICMP) != (p->family == AF_INET))
-			goto no_l4;
+		if ((p->l4proto == IPPROTO_ICMP) != (p->family == AF_INET)) {
+			pkt_set_payload(p, off, avail);
+			return PKT_OK;
+		}
 		if (room < 8)
 			return PKT_ERR_L4_TRUNC;
 		type = data[off];
 		p->icmp_type = type;
 		p->icmp_code = data[off + 1];
 		p->dport = (uint16_t)type << 8 | data[off + 1];
-		if (type == 8 || type == 0 || type == 128 || type == 129) {
-			if ((type < 128) == (p->family == AF_INET))
-				p->sport = pkt_get16(data + off + 4);
-		}
+		/* echo request/reply: the identifier */
+		if (p->family == AF_INET ? type == 8 || type == 0 :
+					   type == 128 || type == 129)
+			p->sport = pkt_get16(data + off + 4);
 		p->flags |= PKT_F_L4;
 		pkt_set_payload(p, off + 8, avail);
 		return PKT_OK;
 	default:
-		goto no_l4;
+		pkt_set_payload(p, off, avail);
+		return PKT_OK;
 	}
 	p->sport = pkt_get16(data + off);
 	p->dport = pkt_get16(data + off + 2);
 	p->flags |= PKT_F_L4;
 	pkt_set_payload(p, off + hlen, avail);
-	return PKT_OK;
-
-no_l4:
-	pkt_set_payload(p, off, avail);
 	return PKT_OK;
 }
 

@@ -6,9 +6,16 @@
  * walks the array once, extending a run while the next id is the previous
  * id + 1 and the verdict and mark are equal; a run of two or more packets
  * is one NFQNL_MSG_VERDICT_BATCH (the kernel verdicts every queued id up to
- * the one given), a run of one is a plain NFQNL_MSG_VERDICT. Ids that are
- * not consecutive break a run: a gap means a packet this batcher does not
- * hold, and a batch verdict would wrongly cover it.
+ * the one given), a run of one is a plain NFQNL_MSG_VERDICT.
+ *
+ * Correctness rests on one invariant: every packet of the queue passes
+ * through this batcher, in id order, and a flush covers everything held.
+ * A batch verdict covers every queued id up to its own, so all lower ids
+ * must have been verdicted by earlier messages; they were, by the messages
+ * before it in this flush or by earlier flushes. An id gap is an id the
+ * kernel never queued (its netlink delivery failed, so it was not
+ * enqueued). Runs are still broken at gaps, which costs nothing and keeps
+ * each batch message covering exactly the packets it names.
  *
  * All messages of one flush share one buffer and go out in one sendmsg().
  */
@@ -115,7 +122,8 @@ int vbatch_due(const struct vbatch *vb, unsigned batch_max,
 		return 0;
 	if (vb->count >= batch_max || vb->count >= vb->cap)
 		return 1;	/* FLUSH_BATCH_FULL */
-	if (now_ns - vb->entry[0].recv_ns >= max_hold_ns)
+	if (now_ns > vb->entry[0].recv_ns &&
+	    now_ns - vb->entry[0].recv_ns >= max_hold_ns)
 		return 2;	/* FLUSH_HOLD */
 	return 0;
 }

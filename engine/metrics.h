@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * metrics.h - the report in the Prometheus text exposition format 0.0.4,
+ * for `nfqectl metrics` and for node_exporter's textfile collector.
+ *
+ * Every family carries HELP and TYPE lines and all its samples together.
+ * Counters are per queue (label queue="N"); sum them in PromQL. The hold
+ * time is a real histogram (nfqe_hold_seconds) with fixed buckets from
+ * 1 us to 10 ms, cumulative, +Inf equal to _count.
+ *
+ * Nothing here logs or keeps state; any thread may call these functions
+ * with a report it owns.
+ */
+#ifndef NFQE_METRICS_H
+#define NFQE_METRICS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "engine.h"
+
+/* Conntrack's per-CPU statistics, summed over CPUs. */
+struct ct_stats {
+	uint64_t	entries;	/* conntrack entries now (a gauge) */
+	uint64_t	clashres;	/* insert clashes resolved */
+	uint64_t	insert_failed;	/* clashes lost: packet dropped */
+	uint64_t	drop;		/* dropped: table full, no early drop */
+	uint64_t	early_drop;	/* entries evicted to make room */
+};
+
+/*
+ * ct_stats_read - read @path (NULL: /proc/net/stat/nf_conntrack of the
+ * calling thread's network namespace). The header line names the columns,
+ * values are hex, one row per CPU. 0, -ENOENT when conntrack is not
+ * loaded, -EBADMSG when the file has no row or a needed column is missing,
+ * or -errno. @ret is written only on success.
+ */
+int ct_stats_read(const char *path, struct ct_stats *ret);
+
+/* Writes more families after nfqe's own (e.g. the flow table's gauges).
+ * It must write complete families with HELP and TYPE lines. */
+typedef void (*metrics_hook_fn)(void *ctx, FILE *out);
+
+/* What the exposition carries besides the report; every field may be 0. */
+struct metrics_extra {
+	const struct ct_stats	*ct;		/* NULL: no conntrack */
+	uint64_t		control_refused; /* control peers refused */
+	metrics_hook_fn		hook;
+	void			*hook_ctx;
+};
+
+/* The hold histogram's upper bucket bounds in ns, ascending (+Inf apart). */
+extern const uint64_t metrics_hold_le_ns[];
+extern const unsigned metrics_hold_le_count;
+
+/*
+ * metrics_write - write the exposition of @r to @f. @x may be NULL.
+ * Returns 0 or -EIO when @f reports an error.
+ */
+int metrics_write(FILE *f, const struct report *r,
+		  const struct metrics_extra *x);
+
+/*
+ * metrics_write_textfile - write the exposition to @path atomically: a
+ * temp file "@path.tmp.PID" in the same directory (node_exporter reads
+ * only *.prom, so it never sees it), then rename(). 0 or -errno; on error
+ * @path is left as it was.
+ */
+int metrics_write_textfile(const char *path, const struct report *r,
+			   const struct metrics_extra *x);
+
+#endif

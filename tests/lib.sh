@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Shared by the root tests: skip rules, the netns lab, nfqe start/stop,
+# bounded waits on conditions (never a bare sleep as synchronisation).
+set -euo pipefail
+
+: "${NFQE_BUILD_ROOT:?run through meson test}"
+: "${NFQE_SOURCE_ROOT:?run through meson test}"
+NFQE=$NFQE_BUILD_ROOT/engine/nfqe
+GEN=$NFQE_BUILD_ROOT/bench/nfqe-gen
+SINK=$NFQE_BUILD_ROOT/bench/nfqe-sink
+
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { echo "ok: $*"; }
+
+require_root() {
+	[ "$(id -u)" = 0 ] || skip "needs root (network namespaces and NFQUEUE)"
+	ip netns list >/dev/null 2>&1 || skip "no network namespace support"
+	command -v iptables-restore >/dev/null || skip "iptables not installed"
+	command -v jq >/dev/null || skip "jq not installed"
+	[ -x "$GEN" ] && [ -x "$SINK" ] || skip "bench tools not built"
+}
+
+T=$(mktemp -d /tmp/nfqe-test.XXXXXX)
+PIDS=()
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	for p in "${PIDS[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	declare -F lab_down >/dev/null && lab_down
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+# wait_for SECONDS CMD...: poll a condition every 20 ms, fail on timeout.
+wait_for() {
+	local limit=$1; shift
+	local end=$((SECONDS + limit))
+	until "$@"; do
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.02
+	done
+}
+
+# The kernel's /proc row of queue $2 in namespace $1 (nothing if unbound).
+kqueue_row() {
+	ip netns exec "$1" awk -v q="$2" '$1 == q' /proc/net/netfilter/nfnetlink_queue
+}
+
+queues_bound() {
+	local ns=$1 first=$2 last=$3 q
+	for q in $(seq "$first" "$last"); do
+		[ -n "$(kqueue_row "$ns" "$q")" ] || return 1
+	done
+}
+
+# lab: sender -> router -> sink, from bench/lab.sh
+lab() {
+	source "$NFQE_SOURCE_ROOT/bench/lab.sh"
+	lab_up "nq$$" "${1:-16}" >/dev/null
+}
+
+# start_nfqe NAME CONF: nfqe in the router namespace; sets NFQE_PID.
+start_nfqe() {
+	local name=$1 conf=$2
+	ip netns exec "$LAB_RTR" "$NFQE" -c "$conf" >"$T/$name.out" 2>"$T/$name.err" &
+	NFQE_PID=$!
+	PIDS+=("$NFQE_PID")
+}
+
+# stop_pid PID: SIGTERM and wait; prints the exit status.
+stop_pid() {
+	local rc=0
+	kill -TERM "$1"
+	wait "$1" || rc=$?
+	echo "$rc"
+}
+
+start_sink() {
+	local name=$1; shift
+	ip netns exec "$LAB_SINK" "$SINK" --ready-file "$T/$name.ready" --json "$@" \
+		>"$T/$name.json" 2>"$T/$name.err" &
+	SINK_PID=$!
+	PIDS+=("$SINK_PID")
+	wait_for 10 test -e "$T/$name.ready" || fail "sink did not start: $(cat "$T/$name.err")"
+}
+
+# run_gen NAME ARGS...: UDP from the sender's source addresses to the sink.
+run_gen() {
+	local name=$1; shift
+	ip netns exec "$LAB_SND" "$GEN" --ifname "$LAB_SND_IF" --dst-mac "$LAB_RTR_IN_MAC" \
+		--src-ip "$LAB_SRC_FIRST-$LAB_SRC_LAST" --dst-ip "$LAB_SINK_ADDR" \
+		--dport 9 --json "$@" >"$T/$name.json" 2>"$T/$name.err"
+}
+
+jget() { jq -r "$2" "$1"; }
+
+# Count UDP/9 packets reaching the sink namespace with an iptables counter
+# inside that namespace (the sink's own firewall, never the host's).
+sink_count_init() {
+	ip netns exec "$LAB_SINK" iptables -I INPUT -p udp --dport 9 -j ACCEPT
+}
+sink_count() {
+	ip netns exec "$LAB_SINK" iptables -L INPUT -v -x -n |
+		awk '$3 == "ACCEPT" && /dpt:9$/ { print $1; exit }'
+}
+sink_count_ge() { [ "$(sink_count)" -ge "$1" ]; }
+kqueue_empty() { [ "$(kqueue_row "$1" "$2" | awk '{print $3}')" = 0 ]; }

@@ -1,0 +1,452 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Unit tests for the Prometheus exposition: a synthetic report with known
+ * counters and hold samples, rendered and read back line by line; the
+ * conntrack statistics parser; the atomic textfile.
+ *
+ * `test-metrics --promtool` pipes the same exposition into
+ * `promtool check metrics` instead (exit 77 when promtool is missing).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+
+#include "nfqe-config.h"
+#include "metrics.h"
+
+#define NS	1ull
+#define US	1000ull
+#define MS	1000000ull
+
+/* Queue 3: known counters and hold samples; queue 4: no kernel row. */
+static struct report *report_new(void)
+{
+	struct report *r = calloc(1, sizeof(*r) + 2 * sizeof(r->q[0]));
+	struct queue_report *q;
+
+	assert_non_null(r);
+	r->nqueues = 2;
+	r->mono_ns = 123 * MS;
+
+	q = &r->q[0];
+	q->queue = 3;
+	q->cpu = 1;
+	q->st.packets = 4000;
+	q->st.bytes = 336000;
+	q->st.verdicts[VK_ACCEPT] = 3990;
+	q->st.verdicts[VK_DROP] = 10;
+	q->st.flushes = 500;
+	q->st.flushed = 4000;
+	q->st.flush_reason[FLUSH_HOLD] = 7;
+	q->st.batch_msgs = 480;
+	q->st.verdict_msgs = 20;
+	q->st.bursts = 900;
+	q->st.burst_pkts = 4000;
+	q->st.enobufs = 2;
+	q->st.malformed = 5;
+	q->st.malformed_by[PKT_ERR_L4_TRUNC] = 5;
+	q->st.cpu_ns = 1500000000;
+	hist_add(&q->st.hold, 500 * NS, 10);	/* le 1e-06 and up */
+	hist_add(&q->st.hold, 1500 * NS, 20);	/* le 2e-06 and up */
+	hist_add(&q->st.hold, 30 * US, 5);	/* le 5e-05 and up */
+	hist_add(&q->st.hold, 20 * MS, 1);	/* only +Inf */
+	q->k.queue = 3;
+	q->k.queue_total = 7;
+	q->k.queue_dropped = 11;
+	q->k.user_dropped = 13;
+	q->k.id_sequence = 4007;
+
+	q = &r->q[1];
+	q->queue = 4;
+	q->cpu = -1;
+	q->st.packets = 17;
+	q->kstats_err = -ENOENT;
+	return r;
+}
+
+static char *render(const struct report *r, const struct metrics_extra *x)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	assert_int_equal(metrics_write(f, r, x), 0);
+	assert_int_equal(fclose(f), 0);
+	return text;
+}
+
+/* The value of the sample named exactly @series ("name{labels}"), -1 if
+ * the exposition has no such line. */
+static double value(const char *text, const char *series)
+{
+	size_t n = strlen(series);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n')) {
+		if (*p == '\n')
+			p++;
+		if (!strncmp(p, series, n) && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+	}
+	return -1;
+}
+
+static double valuef(const char *text, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static double valuef(const char *text, const char *fmt, ...)
+{
+	char series[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(series, sizeof(series), fmt, ap);
+	va_end(ap);
+	return value(text, series);
+}
+
+#define Q3	"{queue=\"3\"}"
+#define Q3L	"{queue=\"3\","	/* more labels follow */
+#define Q4	"{queue=\"4\"}"
+
+/* The sample @series has value @want (-1: there is no such sample). */
+static void expect(const char *text, const char *series, double want)
+{
+	double got = value(text, series);
+
+	if (got != want)
+		fail_msg("%s: %g, expected %g", series, got, want);
+}
+
+static void test_counters(void **state)
+{
+	struct report *r = report_new();
+	char *t = render(r, NULL);
+
+	expect(t, "nfqe_info{version=\"" NFQE_VERSION "\"}", 1);
+	expect(t, "nfqe_queues", 2);
+	expect(t, "nfqe_packets_total" Q3, 4000);
+	expect(t, "nfqe_packets_total" Q4, 17);
+	expect(t, "nfqe_bytes_total" Q3, 336000);
+	expect(t, "nfqe_verdicts_total" Q3L "verdict=\"accept\"}", 3990);
+	expect(t, "nfqe_verdicts_total" Q3L "verdict=\"drop\"}", 10);
+	expect(t, "nfqe_verdicts_total{queue=\"4\",verdict=\"repeat\"}", 0);
+	expect(t, "nfqe_batches_total" Q3, 500);
+	expect(t, "nfqe_batched_verdicts_total" Q3, 4000);
+	expect(t, "nfqe_batch_flushes_total" Q3L "reason=\"hold\"}", 7);
+	expect(t, "nfqe_verdict_messages_total" Q3L "type=\"batch\"}", 480);
+	expect(t, "nfqe_bursts_total" Q3, 900);
+	expect(t, "nfqe_enobufs_total" Q3, 2);
+	expect(t, "nfqe_malformed_total" Q3L "reason=\"l4_trunc\"}", 5);
+	expect(t, "nfqe_malformed_total" Q3L "reason=\"ihl\"}", 0);
+	expect(t, "nfqe_malformed_total" Q3L "reason=\"ok\"}", -1);
+	expect(t, "nfqe_cpu_seconds_total" Q3, 1.5);
+
+	/* the kernel's row, and none for a queue the kernel does not list */
+	expect(t, "nfqe_queue_bound" Q3, 1);
+	expect(t, "nfqe_queue_bound" Q4, 0);
+	expect(t, "nfqe_kernel_queue_length" Q3, 7);
+	expect(t, "nfqe_kernel_queue_dropped_total" Q3, 11);
+	expect(t, "nfqe_kernel_user_dropped_total" Q3, 13);
+	expect(t, "nfqe_kernel_packets_total" Q3, 4007);
+	expect(t, "nfqe_kernel_queue_length" Q4, -1);
+	expect(t, "nfqe_kernel_packets_total" Q4, -1);
+
+	/* no conntrack without its statistics; refusals always */
+	assert_null(strstr(t, "nfqe_conntrack"));
+	expect(t, "nfqe_control_refused_total", 0);
+	free(t);
+	free(r);
+}
+
+static void test_hold_histogram(void **state)
+{
+	static const double want[] = {	/* cumulative, per le bound */
+		10, 30, 30, 30, 30, 35, 35, 35, 35, 35, 35, 35, 35,
+	};
+	static const char *const le[] = {
+		"1e-06", "2e-06", "5e-06", "1e-05", "2e-05", "5e-05", "0.0001",
+		"0.0002", "0.0005", "0.001", "0.002", "0.005", "0.01",
+	};
+	struct report *r = report_new();
+	char *t = render(r, NULL);
+	double prev = 0, inf, count;
+
+	assert_int_equal(metrics_hold_le_count, 13);
+	assert_true(strstr(t, "# TYPE nfqe_hold_seconds histogram\n") != NULL);
+	for (unsigned i = 0; i < metrics_hold_le_count; i++) {
+		double v = valuef(t, "nfqe_hold_seconds_bucket" Q3L
+				  "le=\"%s\"}", le[i]);
+
+		assert_true(v == want[i]);
+		assert_true(v >= prev);
+		prev = v;
+	}
+	inf = value(t, "nfqe_hold_seconds_bucket" Q3L "le=\"+Inf\"}");
+	count = value(t, "nfqe_hold_seconds_count" Q3);
+	assert_true(inf == 36);
+	assert_true(count == inf);
+	assert_true(inf >= prev);
+	expect(t, "nfqe_hold_seconds_sum" Q3, 0.020185);
+
+	/* an empty histogram is all zeros, still complete */
+	expect(t, "nfqe_hold_seconds_bucket{queue=\"4\",le=\"0.01\"}", 0);
+	expect(t, "nfqe_hold_seconds_bucket{queue=\"4\",le=\"+Inf\"}", 0);
+	expect(t, "nfqe_hold_seconds_count" Q4, 0);
+	free(t);
+	free(r);
+}
+
+/* Strip a sample line to its metric name. */
+static void sample_name(const char *line, char *name, size_t size)
+{
+	size_t n = strcspn(line, "{ ");
+
+	assert_true(n < size);
+	memcpy(name, line, n);
+	name[n] = '\0';
+}
+
+/*
+ * Every sample belongs to the family of the TYPE line before it (a
+ * histogram's by its _bucket/_sum/_count suffix), every family has HELP
+ * then TYPE, and no family appears twice.
+ */
+static void test_families(void **state)
+{
+	struct report *r = report_new();
+	struct ct_stats ct = { .clashres = 1 };
+	struct metrics_extra x = { .ct = &ct };
+	char *t = render(r, &x), *save = NULL, *line;
+	char family[128] = "", type[32] = "", help[128] = "", name[128];
+	char seen[8192] = " ";
+	unsigned families = 0, samples = 0;
+
+	for (line = strtok_r(t, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (!strncmp(line, "# HELP ", 7)) {
+			sample_name(line + 7, help, sizeof(help));
+			assert_true(strlen(line) > 8 + strlen(help));
+			continue;
+		}
+		if (!strncmp(line, "# TYPE ", 7)) {
+			char key[140];
+
+			assert_int_equal(sscanf(line + 7, "%127s %31s", family,
+						type), 2);
+			assert_string_equal(family, help);
+			snprintf(key, sizeof(key), " %s ", family);
+			assert_null(strstr(seen, key));
+			strcat(seen, key + 1);
+			families++;
+			continue;
+		}
+		assert_true(line[0] != '#');
+		sample_name(line, name, sizeof(name));
+		if (!strcmp(type, "histogram")) {
+			size_t n = strlen(family);
+
+			assert_memory_equal(name, family, n);
+			assert_true(!strcmp(name + n, "_bucket") ||
+				    !strcmp(name + n, "_sum") ||
+				    !strcmp(name + n, "_count"));
+		} else {
+			assert_string_equal(name, family);
+		}
+		if (!strcmp(type, "counter"))
+			assert_non_null(strstr(family, "_total"));
+		samples++;
+	}
+	assert_true(families >= 25);
+	assert_true(samples > families);
+	free(t);
+	free(r);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void test_conntrack(void **state)
+{
+	char dir[] = "/tmp/test-metrics.XXXXXX", path[64];
+	struct ct_stats ct = { 0 };
+	struct report *r = report_new();
+	struct metrics_extra x = { .ct = &ct, .control_refused = 3 };
+	char *t;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/nf_conntrack", dir);
+	/* the kernel's layout: hex, one row per CPU, entries repeated */
+	write_file(path,
+		"entries  clashres found new invalid ignore delete chainlength "
+		"insert insert_failed drop early_drop icmp_error  expect_new "
+		"expect_create expect_delete search_restart\n"
+		"0000002a  00000003 00000000 00000000 00000010 00000000 "
+		"00000000 00000000 00000000 00000001 00000000 00000000 "
+		"00000000  00000000 00000000 00000000 00000000\n"
+		"0000002a  0000000a 00000000 00000000 00000000 00000000 "
+		"00000000 00000000 00000000 00000002 00000005 000000ff "
+		"00000000  00000000 00000000 00000000 00000000\n");
+	assert_int_equal(ct_stats_read(path, &ct), 0);
+	assert_int_equal(ct.entries, 42);
+	assert_int_equal(ct.clashres, 13);
+	assert_int_equal(ct.insert_failed, 3);
+	assert_int_equal(ct.drop, 5);
+	assert_int_equal(ct.early_drop, 255);
+
+	t = render(r, &x);
+	expect(t, "nfqe_conntrack_entries", 42);
+	expect(t, "nfqe_conntrack_clashres_total", 13);
+	expect(t, "nfqe_conntrack_insert_failed_total", 3);
+	expect(t, "nfqe_conntrack_drop_total", 5);
+	expect(t, "nfqe_conntrack_early_drop_total", 255);
+	expect(t, "nfqe_control_refused_total", 3);
+	free(t);
+
+	/* a header only, or no file: an error, @ret untouched */
+	write_file(path, "entries clashres insert_failed drop early_drop\n");
+	assert_int_equal(ct_stats_read(path, &ct), -EBADMSG);
+	assert_int_equal(ct.early_drop, 255);
+	unlink(path);
+	assert_int_equal(ct_stats_read(path, &ct), -ENOENT);
+	rmdir(dir);
+	free(r);
+}
+
+static void hook(void *ctx, FILE *out)
+{
+	fprintf(out, "# HELP nfqe_flows Flows in the table.\n"
+		"# TYPE nfqe_flows gauge\nnfqe_flows %d\n", *(int *)ctx);
+}
+
+static void test_hook(void **state)
+{
+	int flows = 77;
+	struct report *r = report_new();
+	struct metrics_extra x = { .hook = hook, .hook_ctx = &flows };
+	char *t = render(r, &x);
+
+	expect(t, "nfqe_flows", 77);
+	free(t);
+	free(r);
+}
+
+static void test_textfile(void **state)
+{
+	char dir[] = "/tmp/test-metrics.XXXXXX", path[64], bad[96];
+	struct report *r = report_new();
+	char *want = render(r, NULL), got[1 << 16];
+	struct stat st;
+	size_t n;
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/nfqe.prom", dir);
+	assert_int_equal(metrics_write_textfile(path, r, NULL), 0);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(got, 1, sizeof(got) - 1, f);
+	fclose(f);
+	got[n] = '\0';
+	assert_string_equal(got, want);
+
+	/* a second write replaces it; no temp file stays behind */
+	r->q[0].st.packets = 4001;
+	assert_int_equal(metrics_write_textfile(path, r, NULL), 0);
+	assert_int_equal(stat(path, &st), 0);
+	snprintf(bad, sizeof(bad), "%s.tmp.%d", path, (int)getpid());
+	assert_int_equal(stat(bad, &st), -1);
+
+	/* a directory that does not exist: an error, nothing written */
+	snprintf(bad, sizeof(bad), "%s/missing/nfqe.prom", dir);
+	assert_int_equal(metrics_write_textfile(bad, r, NULL), -ENOENT);
+
+	unlink(path);
+	assert_int_equal(rmdir(dir), 0);
+	free(want);
+	free(r);
+}
+
+/* Is @prog in $PATH? */
+static bool in_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	char buf[4096], *save = NULL, *dir;
+
+	if (!path || strlen(path) >= sizeof(buf))
+		return false;
+	strcpy(buf, path);
+	for (dir = strtok_r(buf, ":", &save); dir;
+	     dir = strtok_r(NULL, ":", &save)) {
+		char full[4200];
+
+		snprintf(full, sizeof(full), "%s/%s", dir, prog);
+		if (access(full, X_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The exposition, with every optional family, through promtool's linter. */
+static int run_promtool(void)
+{
+	struct report *r;
+	struct ct_stats ct = { .entries = 1 };
+	int flows = 1, status;
+	struct metrics_extra x = {
+		.ct = &ct, .hook = hook, .hook_ctx = &flows,
+	};
+	FILE *p;
+
+	if (!in_path("promtool")) {
+		printf("SKIP: promtool not found (Debian package "
+		       "'prometheus')\n");
+		return 77;
+	}
+	r = report_new();
+	p = popen("promtool check metrics", "w");
+	if (!p) {
+		perror("popen promtool");
+		return 1;
+	}
+	metrics_write(p, r, &x);
+	status = pclose(p);
+	free(r);
+	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		printf("FAIL: promtool check metrics: status %d\n", status);
+		return 1;
+	}
+	printf("promtool check metrics: OK\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_counters),
+		cmocka_unit_test(test_hold_histogram),
+		cmocka_unit_test(test_families),
+		cmocka_unit_test(test_conntrack),
+		cmocka_unit_test(test_hook),
+		cmocka_unit_test(test_textfile),
+	};
+
+	if (argc > 1 && !strcmp(argv[1], "--promtool"))
+		return run_promtool();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
