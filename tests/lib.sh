@@ -73,12 +73,11 @@ start_nfqe() {
 	PIDS+=("$NFQE_PID")
 }
 
-# stop_pid PID: SIGTERM and wait; prints the exit status.
+# stop_pid PID: SIGTERM and wait; the exit status is left in STOP_RC.
 stop_pid() {
-	local rc=0
+	STOP_RC=0
 	kill -TERM "$1"
-	wait "$1" || rc=$?
-	echo "$rc"
+	wait "$1" || STOP_RC=$?
 }
 
 start_sink() {

@@ -25,6 +25,6 @@ ok "second nfqe: $(grep -m1 'queue 1' "$T/second.err")"
 start_sink sink --expect 2000 --timeout 30
 run_gen gen --flows 32 --sport 4000-4007 --count 2000 --rate 20000
 wait "$SINK_PID" || fail "traffic lost after the failed start"
-[ "$(stop_pid "$NFQE_PID")" = 0 ] || fail "first nfqe exit status"
+stop_pid "$NFQE_PID"; [ "$STOP_RC" = 0 ] || fail "first nfqe exit status"
 [ "$(jget "$T/stats.json" .total.packets)" = 2000 ] || fail "first nfqe did not see the traffic"
 ok "first nfqe kept working"

@@ -33,12 +33,12 @@ CONF
 	# queue to empty, then for the sink to get what nfqe accepted plus
 	# (fail-open) what the kernel passed
 	wait_for 30 kqueue_empty "$LAB_RTR" 0 || fail "$name: queue never emptied"
-	[ "$(stop_pid "$NFQE_PID")" = 0 ] || fail "$name: nfqe exit status"
+	stop_pid "$NFQE_PID"; [ "$STOP_RC" = 0 ] || fail "$name: nfqe exit status"
 	local S=$T/$name-stats.json expect
 	expect=$(jget "$S" .total.accept)
 	[ "$fo" = yes ] && expect=$N
 	wait_for 30 sink_count_ge $((base + expect)) || true
-	[ "$(stop_pid "$SINK_PID")" = 0 ] || fail "$name: sink exit status"
+	stop_pid "$SINK_PID"; [ "$STOP_RC" = 0 ] || fail "$name: sink exit status"
 }
 
 run_case open yes

@@ -20,7 +20,7 @@ wait_for 10 queues_bound "$LAB_RTR" 0 1 || fail "queues not bound: $(cat "$T/nfq
 start_sink sink --expect $N --timeout 60
 run_gen gen --flows 256 --sport 2000-2015 --count $N --rate 40000
 wait "$SINK_PID" || fail "sink did not get $N packets: $(cat "$T/sink.json" "$T/sink.err")"
-[ "$(stop_pid "$NFQE_PID")" = 0 ] || fail "nfqe exit status: $(cat "$T/nfqe.err")"
+stop_pid "$NFQE_PID"; [ "$STOP_RC" = 0 ] || fail "nfqe exit status: $(cat "$T/nfqe.err")"
 
 S=$T/stats.json
 got=$(jget "$T/sink.json" .received)

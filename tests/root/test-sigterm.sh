@@ -30,8 +30,8 @@ queued() {
 	[ $(( ${a:-0} + ${b:-0} )) -ge 10000 ]
 }
 wait_for 30 queued || fail "traffic did not reach the queues"
-rc=$(stop_pid "$NFQE_PID")
-[ "$rc" = 0 ] || fail "nfqe exit status $rc: $(cat "$T/nfqe.err")"
+stop_pid "$NFQE_PID"
+[ "$STOP_RC" = 0 ] || fail "nfqe exit status $STOP_RC: $(cat "$T/nfqe.err")"
 ok "nfqe stopped with status 0 mid-traffic"
 [ -z "$(kqueue_row "$LAB_RTR" 0)$(kqueue_row "$LAB_RTR" 1)" ] || fail "queues still bound"
 
