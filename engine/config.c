@@ -65,6 +65,10 @@ static const struct key_def keys[] = {
 	{ "queue", "batch_max", KT_UINT, CFG(batch_max), 1, 4096, true, false },
 	{ "queue", "max_hold_us", KT_UINT, CFG(max_hold_us), 1, 1000000, true, false },
 	{ "queue", "malformed", KT_VERDICT, CFG(malformed_drop), 0, 0, true, false },
+	{ "control", "socket", KT_STRING, CFG(control_socket), 0, 0, false, false },
+	{ "control", "group", KT_STRING, CFG(control_group), 0, 0, false, false },
+	{ "control", "metrics_textfile", KT_STRING, CFG(metrics_textfile), 0, 0, true, false },
+	{ "control", "metrics_interval", KT_UINT, CFG(metrics_interval), 1, 3600, true, false },
 	{ "test", "decide_delay_us", KT_UINT, CFG(test_decide_delay_us), 0, 1000000, true, true },
 };
 
@@ -86,6 +90,8 @@ void config_defaults(struct nfqe_config *cfg)
 	cfg->batch_max = 256;
 	cfg->max_hold_us = 100;
 	cfg->malformed_drop = false;
+	strcpy(cfg->control_socket, NFQE_DEFAULT_SOCKET);
+	cfg->metrics_interval = 15;
 }
 
 int config_parse_queues(const char *s, unsigned *ret_first,

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #define NFQE_DEFAULT_CONF	"/etc/nfqe/nfqe.conf"
+#define NFQE_DEFAULT_SOCKET	"/run/nfqe/nfqe.sock"
 #define NFQE_MAX_QUEUES		256
 
 enum nfqe_mode {
@@ -49,6 +50,12 @@ struct nfqe_config {
 	unsigned	batch_max;
 	unsigned	max_hold_us;
 	bool		malformed_drop;
+
+	/* [control] */
+	char		control_socket[256];	/* path, "" off */
+	char		control_group[256];	/* "" root only */
+	char		metrics_textfile[256];	/* path, "" off */
+	unsigned	metrics_interval;	/* s */
 
 	/* [test] (only with the test_knobs build option) */
 	unsigned	test_decide_delay_us;

@@ -5,6 +5,7 @@
  * reads counters, prints reports, and publishes new tunables under RCU.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,8 +20,11 @@
 #include <urcu-qsbr.h>
 
 #include "nfqe-config.h"
+#include "control.h"
 #include "engine.h"
 #include "log.h"
+#include "metrics.h"
+#include "notify.h"
 
 #define BATCH_CAP	4096	/* largest batch_max a reload may set */
 
@@ -32,6 +36,7 @@ struct engine {
 	int			sig_fd;
 	unsigned		nworkers;
 	struct worker		**workers;
+	struct control		*control;	/* NULL: no control socket */
 };
 
 static uint64_t mono_ns(void)
@@ -135,6 +140,15 @@ struct engine *engine_new(const struct nfqe_config *cfg, const char *conf_path,
 		 cfg->queue_last, e->nworkers, e->nworkers > 1 ? "s" : "",
 		 cfg->fail_open ? "on" : "off", cfg->batch_max,
 		 cfg->max_hold_us);
+	/* last: the socket appearing means every queue is bound */
+	if (cfg->control_socket[0]) {
+		e->control = control_new(e, cfg->control_socket,
+					 cfg->control_group, err, sizeof(err));
+		if (!e->control) {
+			log_err("%s", err);
+			goto err_free;
+		}
+	}
 	return e;
 
 err_free:
@@ -146,6 +160,7 @@ void engine_free(struct engine *e)
 {
 	if (!e)
 		return;
+	control_free(e->control);
 	for (unsigned i = 0; i < e->nworkers; i++)
 		worker_stop(e->workers[i]);
 	for (unsigned i = 0; i < e->nworkers; i++)
@@ -202,7 +217,36 @@ static void engine_write_json(struct engine *e, const struct report *r)
 			 strerror(-ret));
 }
 
+static void engine_write_metrics(struct engine *e, const struct report *r)
+{
+	struct metrics_extra x = { 0 };
+	struct ct_stats ct;
+	int ret;
+
+	if (!e->cfg.metrics_textfile[0])
+		return;
+	control_metrics_extra(e->control, &x);
+	if (ct_stats_read(NULL, &ct) == 0)
+		x.ct = &ct;
+	ret = metrics_write_textfile(e->cfg.metrics_textfile, r, &x);
+	if (ret < 0)
+		log_warn("metrics_textfile %s: %s", e->cfg.metrics_textfile,
+			 strerror(-ret));
+}
+
+static int engine_reload_config(struct engine *e);
+
 int engine_reload(struct engine *e)
+{
+	int ret;
+
+	notify_reloading();
+	ret = engine_reload_config(e);
+	notify_ready();
+	return ret;
+}
+
+static int engine_reload_config(struct engine *e)
 {
 	struct nfqe_config cfg;
 	struct nfqe_tunables *t, *old;
@@ -239,6 +283,9 @@ int engine_reload(struct engine *e)
 	e->cfg.stats_interval = cfg.stats_interval;
 	e->cfg.log_level = cfg.log_level;
 	memcpy(e->cfg.stats_json, cfg.stats_json, sizeof(cfg.stats_json));
+	memcpy(e->cfg.metrics_textfile, cfg.metrics_textfile,
+	       sizeof(cfg.metrics_textfile));
+	e->cfg.metrics_interval = cfg.metrics_interval;
 	log_set_level(cfg.log_level);
 
 	old = rcu_xchg_pointer(&e->tunables, t);
@@ -250,30 +297,114 @@ int engine_reload(struct engine *e)
 	return 0;
 }
 
+/* Shorten @timeout_ms to a periodic deadline @next (armed on first use;
+ * @period_ns 0: off). */
+static void tick_arm(uint64_t *next, uint64_t period_ns, uint64_t now,
+		     int *timeout_ms)
+{
+	int ms;
+
+	if (!period_ns) {
+		*next = 0;
+		return;
+	}
+	if (!*next)
+		*next = now + period_ns;
+	ms = now >= *next ? 0 : (int)((*next - now) / 1000000) + 1;
+	if (*timeout_ms < 0 || ms < *timeout_ms)
+		*timeout_ms = ms;
+}
+
+/* Is the deadline @next past? Then move it on by a period (or past @now,
+ * when the loop fell behind). */
+static bool tick_due(uint64_t *next, uint64_t period_ns, uint64_t now)
+{
+	if (!period_ns || !*next || now < *next)
+		return false;
+	*next += period_ns;
+	if (*next <= now)
+		*next = now + period_ns;
+	return true;
+}
+
+static void engine_status(const struct report *cur,
+			  const struct report *prev)
+{
+	double dt = (double)(cur->mono_ns - prev->mono_ns) / 1e9;
+
+	notify_status("%u queue%s, %.0f pps, kernel dropped %" PRIu64,
+		      cur->nqueues, cur->nqueues == 1 ? "" : "s",
+		      dt > 0 ? (double)(cur->total.packets -
+					prev->total.packets) / dt : 0.0,
+		      cur->ktotal.queue_dropped + cur->ktotal.user_dropped);
+}
+
+/*
+ * The watchdog ping says the main loop runs and no worker is stuck. A
+ * worker is stuck when the kernel had packets waiting for it at both ends
+ * of a watchdog period and it read none in between. Idle queues (nothing
+ * waiting) are healthy whatever their counters do.
+ */
+static void engine_watchdog(struct engine *e, struct report **prev)
+{
+	struct report *cur = engine_report(e);
+	unsigned stuck = 0;
+
+	if (!cur)
+		return;
+	for (unsigned i = 0; *prev && i < cur->nqueues; i++) {
+		const struct queue_report *c = &cur->q[i], *p = &(*prev)->q[i];
+
+		if (c->kstats_err || p->kstats_err || !c->k.queue_total ||
+		    !p->k.queue_total || c->st.packets != p->st.packets)
+			continue;
+		stuck++;
+		log_err("queue %u: no packet read for %.1f s while %u wait in "
+			"the kernel; withholding the watchdog ping", c->queue,
+			(double)(cur->mono_ns - (*prev)->mono_ns) / 1e9,
+			c->k.queue_total);
+	}
+	if (!stuck)
+		notify_watchdog();
+	if (*prev)
+		engine_status(cur, *prev);
+	free(*prev);
+	*prev = cur;
+}
+
 int engine_run(struct engine *e)
 {
-	struct report *prev = engine_report(e), *cur;
-	uint64_t next_tick = 0;
+	struct report *prev = engine_report(e), *wd_prev = NULL, *cur;
+	uint64_t next_tick = 0, next_metrics = 0, next_wd = 0, wd_usec = 0;
+	uint64_t wd_period = 0;
 	bool stop = false;
 
+	if (notify_watchdog_enabled(&wd_usec))
+		wd_period = wd_usec * 1000 / 2;
+	notify_ready();
+	notify_status("%u queue%s bound", e->nworkers,
+		      e->nworkers == 1 ? "" : "s");
 	while (!stop) {
-		struct pollfd pfd = { .fd = e->sig_fd, .events = POLLIN };
+		struct pollfd pfd[2] = {
+			{ .fd = e->sig_fd, .events = POLLIN },
+			{ .fd = control_fd(e->control), .events = POLLIN },
+		};
 		struct signalfd_siginfo si;
+		uint64_t now = mono_ns();
 		int timeout = -1;
 
-		if (e->cfg.stats_interval) {
-			uint64_t now = mono_ns();
-
-			if (!next_tick)
-				next_tick = now + e->cfg.stats_interval *
-					    1000000000ull;
-			timeout = now >= next_tick ? 0 :
-				  (int)((next_tick - now) / 1000000) + 1;
-		}
-		if (poll(&pfd, 1, timeout) < 0 && errno != EINTR) {
+		tick_arm(&next_tick, e->cfg.stats_interval * 1000000000ull,
+			 now, &timeout);
+		tick_arm(&next_metrics, e->cfg.metrics_textfile[0] ?
+			 e->cfg.metrics_interval * 1000000000ull : 0, now,
+			 &timeout);
+		tick_arm(&next_wd, wd_period, now, &timeout);
+		if (poll(pfd, 2, timeout) < 0 && errno != EINTR) {
 			log_err("poll: %s", strerror(errno));
 			break;
 		}
+		if (pfd[1].revents & POLLIN)
+			control_handle(e->control);
 		while (read(e->sig_fd, &si, sizeof(si)) == sizeof(si)) {
 			switch (si.ssi_signo) {
 			case SIGTERM:
@@ -294,8 +425,9 @@ int engine_run(struct engine *e)
 				break;
 			}
 		}
-		if (e->cfg.stats_interval && mono_ns() >= next_tick) {
-			next_tick += e->cfg.stats_interval * 1000000000ull;
+		now = mono_ns();
+		if (tick_due(&next_tick, e->cfg.stats_interval * 1000000000ull,
+			     now)) {
 			cur = engine_report(e);
 			if (cur && prev) {
 				report_print_line(stderr, cur, prev);
@@ -305,11 +437,20 @@ int engine_run(struct engine *e)
 				free(prev);
 				prev = cur;
 			}
-		} else if (!e->cfg.stats_interval) {
-			next_tick = 0;
 		}
+		if (tick_due(&next_metrics, e->cfg.metrics_interval *
+			     1000000000ull, now)) {
+			cur = engine_report(e);
+			if (cur)
+				engine_write_metrics(e, cur);
+			free(cur);
+		}
+		if (tick_due(&next_wd, wd_period, now))
+			engine_watchdog(e, &wd_prev);
 	}
 	free(prev);
+	free(wd_prev);
+	notify_stopping();
 
 	/* every worker verdicts what it holds and drains its queue */
 	for (unsigned i = 0; i < e->nworkers; i++)
@@ -318,6 +459,7 @@ int engine_run(struct engine *e)
 	if (cur) {
 		report_print_table(stderr, cur);
 		engine_write_json(e, cur);
+		engine_write_metrics(e, cur);
 		free(cur);
 	}
 	return 0;

@@ -7,7 +7,7 @@ require_root
 
 lab 4
 "$NFQE" rules --queues 0:1 | ip netns exec "$LAB_RTR" iptables-restore --noflush
-printf '[engine]\nqueues = 0:1\nstats_json = %s\n' "$T/stats.json" >"$T/nfqe.conf"
+printf '[engine]\nqueues = 0:1\nstats_json = %s\n[control]\nsocket = %s\n' "$T/stats.json" "$T/nfqe.sock" >"$T/nfqe.conf"
 start_nfqe first "$T/nfqe.conf"
 wait_for 10 queues_bound "$LAB_RTR" 0 1 || fail "queues not bound"
 portid=$(kqueue_row "$LAB_RTR" 0 | awk '{print $2}')

@@ -17,6 +17,8 @@ run_case() {	# run_case NAME FAIL_OPEN
 [engine]
 queues = 0:0
 stats_json = $T/$name-stats.json
+[control]
+socket = $T/$name.sock
 [queue]
 queue_maxlen = 16
 fail_open = $fo

@@ -13,6 +13,8 @@ cat >"$T/nfqe.conf" <<CONF
 [engine]
 queues = 0:1
 stats_json = $T/stats.json
+[control]
+socket = $T/ctl-$$-$RANDOM.sock
 CONF
 start_nfqe nfqe "$T/nfqe.conf"
 wait_for 10 queues_bound "$LAB_RTR" 0 1 || fail "queues not bound"
