@@ -51,6 +51,7 @@
 
 #include "nfqe-config.h"
 #include "log.h"
+#include "nfqmsg.h"
 #include "vbatch.h"
 #include "worker.h"
 
@@ -138,21 +139,6 @@ static void wk_verdict_now(struct worker *w, uint32_t id, uint32_t verdict)
 	ST_ADD(w->st.verdict_msgs, 1);
 }
 
-static uint32_t wk_packet_id(const struct nlmsghdr *nlh,
-			     struct nlattr **attr, bool *ret_ok)
-{
-	struct nfqnl_msg_packet_hdr *ph;
-
-	*ret_ok = false;
-	if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR])
-		return 0;
-	if (mnl_attr_get_payload_len(attr[NFQA_PACKET_HDR]) < sizeof(*ph))
-		return 0;
-	ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
-	*ret_ok = true;
-	return ntohl(ph->packet_id);
-}
-
 /*
  * Send one config message with NLM_F_ACK and wait for its ack. Packets
  * that the kernel queues before the ack arrives are accepted on the spot:
@@ -185,22 +171,22 @@ static int wk_config(struct worker *w, struct nlmsghdr *nlh)
 		len = (int)n;
 		for (m = (struct nlmsghdr *)buf; mnl_nlmsg_ok(m, len);
 		     m = mnl_nlmsg_next(m, &len)) {
-			if (m->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *e = mnl_nlmsg_get_payload(m);
+			struct nfq_pkt pkt;
+			int error;
 
-				if (m->nlmsg_seq != seq)
-					continue;
-				return e->error;	/* 0 is the ack */
-			}
-			if ((m->nlmsg_type & 0xff) == NFQNL_MSG_PACKET) {
-				struct nlattr *attr[NFQA_MAX + 1] = { NULL };
-				bool ok;
-				uint32_t id = wk_packet_id(m, attr, &ok);
-
-				if (ok) {
+			switch (nfqmsg_kind(m, &error)) {
+			case NFQMSG_ERROR:
+				if (m->nlmsg_seq == seq)
+					return error;	/* 0 is the ack */
+				break;
+			case NFQMSG_PACKET:
+				if (nfqmsg_parse(m, &pkt) == 0) {
 					ST_ADD(w->st.packets, 1);
-					wk_verdict_now(w, id, NF_ACCEPT);
+					wk_verdict_now(w, pkt.id, NF_ACCEPT);
 				}
+				break;
+			case NFQMSG_OTHER:
+				break;
 			}
 		}
 	}
@@ -403,34 +389,30 @@ static void wk_test_delay(const struct nfqe_tunables *tun)
 }
 
 /* A kernel reply: only errors come back (verdicts carry no NLM_F_ACK). */
-static void wk_handle_error(struct worker *w, const struct nlmsghdr *nlh)
+static void wk_handle_error(struct worker *w, int error)
 {
-	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
 	unsigned missed;
 
-	if (!e->error)
+	if (!error)
 		return;
 	ST_ADD(w->st.kernel_errors, 1);
 	if (ratelimit_ok(&w->rl_err, &missed))
 		log_warn("queue %u: kernel refused a verdict: %s "
 			 "(%u similar suppressed)", w->p.queue,
-			 strerror(-e->error), missed);
+			 strerror(-error), missed);
 }
 
 static void wk_handle_packet(struct worker *w, const struct nlmsghdr *nlh,
 			     const struct nfqe_tunables *tun,
 			     uint64_t recv_ns)
 {
-	struct nlattr *attr[NFQA_MAX + 1] = { NULL };
+	uint32_t id;
 	struct nfqe_verdict v = { .verdict = NF_ACCEPT };
+	struct nfq_pkt msg;
 	struct pkt_info pkt;
-	const uint8_t *data = NULL;
-	uint32_t id, len = 0, wire_len = 0;
-	bool ok;
 	int perr, due;
 
-	id = wk_packet_id(nlh, attr, &ok);
-	if (!ok) {
+	if (nfqmsg_parse(nlh, &msg) < 0) {
 		/* No id: nothing can be verdicted. The kernel keeps such a
 		 * packet until the queue is unbound; count it loudly. */
 		ST_ADD(w->st.malformed, 1);
@@ -438,23 +420,19 @@ static void wk_handle_packet(struct worker *w, const struct nlmsghdr *nlh,
 		return;
 	}
 	ST_ADD(w->st.packets, 1);
-	if (attr[NFQA_PAYLOAD]) {
-		data = mnl_attr_get_payload(attr[NFQA_PAYLOAD]);
-		len = mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
-	}
-	if (attr[NFQA_CAP_LEN])
-		wire_len = ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN]));
-	ST_ADD(w->st.bytes, wire_len ? wire_len : len);
+	ST_ADD(w->st.bytes, msg.wire_len ? msg.wire_len : msg.len);
 
-	perr = pkt_parse(data, len, wire_len, &pkt);
+	perr = pkt_parse(msg.payload, msg.len, msg.wire_len, &pkt);
 	if (perr) {
 		ST_ADD(w->st.malformed, 1);
 		ST_ADD(w->st.malformed_by[perr], 1);
 		v.verdict = tun->malformed_verdict;
 	} else {
 		wk_test_delay(tun);
-		w->p.decide(w->p.decide_ctx, w->p.queue, &pkt, data, len, &v);
+		w->p.decide(w->p.decide_ctx, w->p.queue, &pkt, msg.payload,
+			    msg.len, &v);
 	}
+	id = msg.id;
 	ST_ADD(w->st.verdicts[vkind_of(v.verdict)], 1);
 
 	if (vbatch_add(w->vb, id, v.verdict, v.set_mark, v.mark, recv_ns)) {
@@ -475,10 +453,18 @@ static void wk_handle_msg(struct worker *w, const void *buf, size_t len,
 	int rem = (int)len;
 
 	for (; mnl_nlmsg_ok(nlh, rem); nlh = mnl_nlmsg_next(nlh, &rem)) {
-		if (nlh->nlmsg_type == NLMSG_ERROR)
-			wk_handle_error(w, nlh);
-		else if ((nlh->nlmsg_type & 0xff) == NFQNL_MSG_PACKET)
+		int error;
+
+		switch (nfqmsg_kind(nlh, &error)) {
+		case NFQMSG_PACKET:
 			wk_handle_packet(w, nlh, tun, recv_ns);
+			break;
+		case NFQMSG_ERROR:
+			wk_handle_error(w, error);
+			break;
+		case NFQMSG_OTHER:
+			break;
+		}
 	}
 }
 
