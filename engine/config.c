@@ -33,6 +33,7 @@ enum key_type {
 	KT_VERDICT,
 	KT_CPU_PIN,
 	KT_LOG_LEVEL,
+	KT_ZONE,
 };
 
 struct key_def {
@@ -47,6 +48,9 @@ struct key_def {
 };
 
 #define CFG(f)	offsetof(struct nfqe_config, f)
+
+_Static_assert(sizeof(unsigned) == sizeof(uint32_t),
+	       "KT_UINT fields are written as 32 bits");
 
 static const struct key_def keys[] = {
 	{ "engine", "queues", KT_QUEUES, 0, 0, 65535, false, false },
@@ -69,6 +73,16 @@ static const struct key_def keys[] = {
 	{ "control", "group", KT_STRING, CFG(control_group), 0, 0, false, false },
 	{ "control", "metrics_textfile", KT_STRING, CFG(metrics_textfile), 0, 0, true, false },
 	{ "control", "metrics_interval", KT_UINT, CFG(metrics_interval), 1, 3600, true, false },
+	{ "flows", "enable", KT_BOOL, CFG(flows_enable), 0, 0, false, false },
+	{ "flows", "flow_max", KT_UINT, CFG(flow_max), 1024, 1u << 30, false, false },
+	{ "flows", "zone", KT_ZONE, 0, 0, 0, false, false },
+	{ "flows", "tcp_new_timeout", KT_UINT, CFG(flow_timeout[FT_TCP_NEW]), 1, 86400, false, false },
+	{ "flows", "tcp_established_timeout", KT_UINT, CFG(flow_timeout[FT_TCP_ESTABLISHED]), 1, 86400, false, false },
+	{ "flows", "tcp_closing_timeout", KT_UINT, CFG(flow_timeout[FT_TCP_CLOSING]), 1, 86400, false, false },
+	{ "flows", "udp_new_timeout", KT_UINT, CFG(flow_timeout[FT_UDP_NEW]), 1, 86400, false, false },
+	{ "flows", "udp_established_timeout", KT_UINT, CFG(flow_timeout[FT_UDP_ESTABLISHED]), 1, 86400, false, false },
+	{ "flows", "icmp_timeout", KT_UINT, CFG(flow_timeout[FT_ICMP]), 1, 86400, false, false },
+	{ "flows", "other_timeout", KT_UINT, CFG(flow_timeout[FT_OTHER]), 1, 86400, false, false },
 	{ "test", "decide_delay_us", KT_UINT, CFG(test_decide_delay_us), 0, 1000000, true, true },
 };
 
@@ -91,6 +105,15 @@ void config_defaults(struct nfqe_config *cfg)
 	cfg->max_hold_us = 100;
 	cfg->malformed_drop = false;
 	strcpy(cfg->control_socket, NFQE_DEFAULT_SOCKET);
+	cfg->flows_enable = true;
+	cfg->flow_max = 262144;
+	cfg->flow_timeout[FT_TCP_NEW] = 30;
+	cfg->flow_timeout[FT_TCP_ESTABLISHED] = 600;
+	cfg->flow_timeout[FT_TCP_CLOSING] = 10;
+	cfg->flow_timeout[FT_UDP_NEW] = 30;
+	cfg->flow_timeout[FT_UDP_ESTABLISHED] = 120;
+	cfg->flow_timeout[FT_ICMP] = 30;
+	cfg->flow_timeout[FT_OTHER] = 60;
 	cfg->metrics_interval = 15;
 }
 
@@ -235,11 +258,8 @@ static int set_key(struct parse_ctx *pc, const struct key_def *k,
 				    k->name, u, k->min, k->max);
 			return -1;
 		}
-		if (k->offset == CFG(copy_range) ||
-		    k->offset == CFG(queue_maxlen) || k->offset == CFG(rcvbuf))
-			*(uint32_t *)field = (uint32_t)u;
-		else
-			*(unsigned *)field = (unsigned)u;
+		/* every KT_UINT field is 32 bits (unsigned or uint32_t) */
+		*(uint32_t *)field = (uint32_t)u;
 		return 0;
 	case KT_BOOL:
 		if (parse_bool(value, (bool *)field) < 0) {
@@ -302,6 +322,23 @@ static int set_key(struct parse_ctx *pc, const struct key_def *k,
 			return -1;
 		}
 		cfg->log_level = lvl;
+		return 0;
+	case KT_ZONE:
+		if (!strcasecmp(value, "indev")) {
+			cfg->flow_zone_indev = true;
+			cfg->flow_zone = 0;
+			return 0;
+		}
+		errno = 0;
+		u = strtoul(value, &end, 0);
+		if (!*value || *end || errno || value[0] == '-' ||
+		    u > UINT32_MAX) {
+			parse_error(pc, "zone: '%s' is not a number or indev",
+				    value);
+			return -1;
+		}
+		cfg->flow_zone_indev = false;
+		cfg->flow_zone = (uint32_t)u;
 		return 0;
 	}
 	return -1;
@@ -452,6 +489,9 @@ static bool key_differs(const struct key_def *k, const struct nfqe_config *a,
 	case KT_QUEUES:
 		return a->queue_first != b->queue_first ||
 		       a->queue_last != b->queue_last;
+	case KT_ZONE:
+		return a->flow_zone != b->flow_zone ||
+		       a->flow_zone_indev != b->flow_zone_indev;
 	case KT_CPU_PIN:
 		return a->cpu_pin != b->cpu_pin ||
 		       a->cpu_count != b->cpu_count ||

@@ -27,6 +27,17 @@ enum cpu_pin_mode {
 	PIN_LIST,	/* cpu_list[queue - queue_first mod cpu_count] */
 };
 
+/* Idle timeouts of the flow table, in [flows]. */
+enum flow_timeout {
+	FT_TCP_NEW,
+	FT_TCP_ESTABLISHED,
+	FT_TCP_CLOSING,
+	FT_UDP_NEW,
+	FT_UDP_ESTABLISHED,
+	FT_ICMP,
+	FT_OTHER,
+};
+
 struct nfqe_config {
 	/* [engine] */
 	unsigned	queue_first;
@@ -56,6 +67,13 @@ struct nfqe_config {
 	char		control_group[256];	/* "" root only */
 	char		metrics_textfile[256];	/* path, "" off */
 	unsigned	metrics_interval;	/* s */
+
+	/* [flows] */
+	bool		flows_enable;
+	uint32_t	flow_max;
+	uint32_t	flow_zone;
+	bool		flow_zone_indev;	/* zone = indev */
+	unsigned	flow_timeout[7];	/* enum flow_timeout, seconds */
 
 	/* [test] (only with the test_knobs build option) */
 	unsigned	test_decide_delay_us;

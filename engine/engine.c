@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <sys/signalfd.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <linux/netfilter.h>
 #include <urcu-qsbr.h>
@@ -37,7 +38,11 @@ struct engine {
 	unsigned		nworkers;
 	struct worker		**workers;
 	struct control		*control;	/* NULL: no control socket */
+	struct flowtable	*ft;		/* NULL: [flows] enable = no */
+	bool			rcu_registered;
 };
+
+#define REAP_PERIOD_NS	100000000ull	/* 10 reaper passes a second */
 
 static uint64_t mono_ns(void)
 {
@@ -69,6 +74,7 @@ static int engine_signals(struct engine *e)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	sigaddset(&set, SIGPIPE);
 	/* blocked before any worker exists, so every thread inherits it and
 	 * only the signalfd sees the signals */
@@ -77,6 +83,102 @@ static int engine_signals(struct engine *e)
 	sigdelset(&set, SIGPIPE);
 	e->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	return e->sig_fd < 0 ? -1 : 0;
+}
+
+static struct flowtable *engine_flowtable_new(const struct nfqe_config *cfg)
+{
+	struct flowtable_params p;
+
+	flowtable_params_init(&p);
+	p.flow_max = cfg->flow_max;
+	p.tcp_new_s = cfg->flow_timeout[FT_TCP_NEW];
+	p.tcp_established_s = cfg->flow_timeout[FT_TCP_ESTABLISHED];
+	p.tcp_closing_s = cfg->flow_timeout[FT_TCP_CLOSING];
+	p.udp_new_s = cfg->flow_timeout[FT_UDP_NEW];
+	p.udp_established_s = cfg->flow_timeout[FT_UDP_ESTABLISHED];
+	p.icmp_s = cfg->flow_timeout[FT_ICMP];
+	p.other_s = cfg->flow_timeout[FT_OTHER];
+	return flowtable_new(&p);
+}
+
+static const char *const flow_state_names[] = {
+	"new", "established", "closing",
+};
+
+int engine_flows_print(void *ctx, unsigned n, FILE *out)
+{
+	struct engine *e = ctx;
+	struct flow **top;
+	int got;
+
+	if (!e->ft)
+		return -ENOENT;
+	top = calloc(n ? n : 1, sizeof(*top));
+	if (!top)
+		return -ENOMEM;
+	got = flowtable_top(e->ft, top, n);
+	if (got < 0) {
+		free(top);
+		return got;
+	}
+	fprintf(out, "%-5s %-40s %-40s %-11s %10s %10s %12s %12s\n", "proto",
+		"source", "destination", "state", "pkts_orig", "pkts_reply",
+		"bytes_orig", "bytes_reply");
+	for (int i = 0; i < got; i++) {
+		struct flow_tuple t;
+		struct flow_counters c;
+		char sa[INET6_ADDRSTRLEN], da[INET6_ADDRSTRLEN];
+		char src[64], dst[64];
+
+		flow_tuple_get(top[i], &t);
+		flow_counters_get(top[i], &c);
+		inet_ntop(t.family, t.saddr, sa, sizeof(sa));
+		inet_ntop(t.family, t.daddr, da, sizeof(da));
+		snprintf(src, sizeof(src), t.family == AF_INET6 ? "[%s]:%u" :
+			 "%s:%u", sa, t.sport);
+		snprintf(dst, sizeof(dst), t.family == AF_INET6 ? "[%s]:%u" :
+			 "%s:%u", da, t.dport);
+		fprintf(out, "%-5u %-40s %-40s %-11s %10" PRIu64 " %10" PRIu64
+			" %12" PRIu64 " %12" PRIu64 "\n", t.proto, src, dst,
+			flow_state_names[flow_state_get(top[i]) % 3],
+			c.packets[0], c.packets[1], c.bytes[0], c.bytes[1]);
+	}
+	free(top);
+	return got;
+}
+
+void engine_flows_metrics(void *ctx, FILE *out)
+{
+	struct engine *e = ctx;
+	struct flowtable_stats s;
+
+	if (!e->ft)
+		return;
+	flowtable_stats_get(e->ft, &s);
+	fprintf(out,
+		"# HELP nfqe_flows Flows in the flow table.\n"
+		"# TYPE nfqe_flows gauge\n"
+		"nfqe_flows %" PRIu64 "\n"
+		"# HELP nfqe_flows_max The flow table's cap (flow_max).\n"
+		"# TYPE nfqe_flows_max gauge\n"
+		"nfqe_flows_max %u\n"
+		"# HELP nfqe_flows_created_total Flows inserted.\n"
+		"# TYPE nfqe_flows_created_total counter\n"
+		"nfqe_flows_created_total %" PRIu64 "\n"
+		"# HELP nfqe_flows_removed_total Flows removed, by reason.\n"
+		"# TYPE nfqe_flows_removed_total counter\n"
+		"nfqe_flows_removed_total{reason=\"expired\"} %" PRIu64 "\n"
+		"nfqe_flows_removed_total{reason=\"evicted\"} %" PRIu64 "\n"
+		"nfqe_flows_removed_total{reason=\"deleted\"} %" PRIu64 "\n"
+		"# HELP nfqe_flow_insert_races_lost_total Inserts that lost a race to another worker.\n"
+		"# TYPE nfqe_flow_insert_races_lost_total counter\n"
+		"nfqe_flow_insert_races_lost_total %" PRIu64 "\n"
+		"# HELP nfqe_flows_not_stored_total New flows decided but not stored (table full or no memory).\n"
+		"# TYPE nfqe_flows_not_stored_total counter\n"
+		"nfqe_flows_not_stored_total{reason=\"full\"} %" PRIu64 "\n"
+		"nfqe_flows_not_stored_total{reason=\"nomem\"} %" PRIu64 "\n",
+		s.live, e->cfg.flow_max, s.created, s.expired, s.evicted,
+		s.deleted, s.races_lost, s.full, s.alloc_failed);
 }
 
 struct engine *engine_new(const struct nfqe_config *cfg, const char *conf_path,
@@ -102,6 +204,17 @@ struct engine *engine_new(const struct nfqe_config *cfg, const char *conf_path,
 		log_err("signals: %s", strerror(errno));
 		goto err_free;
 	}
+	/* the main thread reads flows (reaper, dumps): a QSBR reader too */
+	rcu_register_thread();
+	e->rcu_registered = true;
+	if (cfg->flows_enable) {
+		e->ft = engine_flowtable_new(cfg);
+		if (!e->ft) {
+			log_err("flow table (flow_max %u): %s", cfg->flow_max,
+				strerror(errno));
+			goto err_free;
+		}
+	}
 	for (unsigned i = 0; i < n; i++) {
 		struct worker_params p = {
 			.queue = (uint16_t)(cfg->queue_first + i),
@@ -117,6 +230,9 @@ struct engine *engine_new(const struct nfqe_config *cfg, const char *conf_path,
 			.tunables = &e->tunables,
 			.decide = policy_decide,
 			.decide_ctx = e,
+			.ft = e->ft,
+			.flow_zone = cfg->flow_zone,
+			.flow_zone_indev = cfg->flow_zone_indev,
 		};
 
 		e->workers[i] = worker_new(&p, err, sizeof(err));
@@ -148,6 +264,11 @@ struct engine *engine_new(const struct nfqe_config *cfg, const char *conf_path,
 			log_err("%s", err);
 			goto err_free;
 		}
+		if (e->ft) {
+			control_set_flows(e->control, engine_flows_print, e);
+			control_set_metrics_hook(e->control,
+						 engine_flows_metrics, e);
+		}
 	}
 	return e;
 
@@ -166,6 +287,10 @@ void engine_free(struct engine *e)
 	for (unsigned i = 0; i < e->nworkers; i++)
 		worker_free(e->workers[i]);
 	free(e->workers);
+	/* no worker holds a flow any more; rcu_barrier() inside */
+	flowtable_free(e->ft);
+	if (e->rcu_registered)
+		rcu_unregister_thread();
 	free(e->tunables);
 	if (e->sig_fd >= 0)
 		close(e->sig_fd);
@@ -202,6 +327,10 @@ struct report *engine_report(struct engine *e)
 		r->ktotal.user_dropped += q->k.user_dropped;
 		r->ktotal.id_sequence += q->k.id_sequence;
 	}
+	if (e->ft) {
+		r->have_flows = true;
+		flowtable_stats_get(e->ft, &r->flows);
+	}
 	return r;
 }
 
@@ -226,6 +355,8 @@ static void engine_write_metrics(struct engine *e, const struct report *r)
 	if (!e->cfg.metrics_textfile[0])
 		return;
 	control_metrics_extra(e->control, &x);
+	x.hook = engine_flows_metrics;
+	x.hook_ctx = e;
 	if (ct_stats_read(NULL, &ct) == 0)
 		x.ct = &ct;
 	ret = metrics_write_textfile(e->cfg.metrics_textfile, r, &x);
@@ -376,8 +507,9 @@ int engine_run(struct engine *e)
 {
 	struct report *prev = engine_report(e), *wd_prev = NULL, *cur;
 	uint64_t next_tick = 0, next_metrics = 0, next_wd = 0, wd_usec = 0;
-	uint64_t wd_period = 0;
+	uint64_t wd_period = 0, next_reap = 0;
 	bool stop = false;
+	int ret;
 
 	if (notify_watchdog_enabled(&wd_usec))
 		wd_period = wd_usec * 1000 / 2;
@@ -399,7 +531,13 @@ int engine_run(struct engine *e)
 			 e->cfg.metrics_interval * 1000000000ull : 0, now,
 			 &timeout);
 		tick_arm(&next_wd, wd_period, now, &timeout);
-		if (poll(pfd, 2, timeout) < 0 && errno != EINTR) {
+		tick_arm(&next_reap, e->ft ? REAP_PERIOD_NS : 0, now, &timeout);
+		/* a QSBR reader must not block online: grace periods (the
+		 * workers' flow frees, reloads) would wait for it */
+		rcu_thread_offline();
+		ret = poll(pfd, 2, timeout);
+		rcu_thread_online();
+		if (ret < 0 && errno != EINTR) {
 			log_err("poll: %s", strerror(errno));
 			break;
 		}
@@ -414,6 +552,12 @@ int engine_run(struct engine *e)
 				break;
 			case SIGHUP:
 				engine_reload(e);
+				break;
+			case SIGUSR2:
+				if (e->ft)
+					engine_flows_print(e, 20, stderr);
+				else
+					log_info("SIGUSR2: no flow table");
 				break;
 			case SIGUSR1:
 				cur = engine_report(e);
@@ -447,6 +591,9 @@ int engine_run(struct engine *e)
 		}
 		if (tick_due(&next_wd, wd_period, now))
 			engine_watchdog(e, &wd_prev);
+		if (tick_due(&next_reap, e->ft ? REAP_PERIOD_NS : 0, now))
+			flowtable_reap(e->ft, now, e->cfg.flow_max / 64 + 256);
+		rcu_quiescent_state();
 	}
 	free(prev);
 	free(wd_prev);

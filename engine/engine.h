@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "flowtable.h"
 #include "worker.h"
 
 struct engine;
@@ -28,6 +29,8 @@ struct report {
 	unsigned		nqueues;
 	struct worker_stats	total;
 	struct nfq_kstats	ktotal;
+	bool			have_flows;	/* a flow table exists */
+	struct flowtable_stats	flows;
 	struct queue_report	q[];
 };
 
@@ -58,9 +61,14 @@ void report_write_json(FILE *f, const struct report *r);
 /* Write the JSON report to @path atomically (temp file + rename). */
 int report_write_json_file(const char *path, const struct report *r);
 
+/* Print the @n flows with the most packets to @out (main thread). */
+int engine_flows_print(void *ctx, unsigned n, FILE *out);
+/* Flow-table gauges in Prometheus text format. */
+void engine_flows_metrics(void *ctx, FILE *out);
+
 /* The decide step of the current policy: accept everything. */
-void policy_decide(void *ctx, unsigned queue, const struct pkt_info *pkt,
-		   const uint8_t *data, uint32_t len, struct nfqe_verdict *ret);
+void policy_decide(void *ctx, const struct nfqe_pkt *pkt,
+		   struct nfqe_verdict *ret);
 
 /* `nfqe rules ...`: print an iptables-restore file. Exit status. */
 int rules_main(int argc, char **argv);

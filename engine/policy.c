@@ -6,8 +6,8 @@
  */
 #include "engine.h"
 
-void policy_decide(void *ctx, unsigned queue, const struct pkt_info *pkt,
-		   const uint8_t *data, uint32_t len, struct nfqe_verdict *ret)
+void policy_decide(void *ctx, const struct nfqe_pkt *pkt,
+		   struct nfqe_verdict *ret)
 {
 	/* accept all: leave the preset verdict */
 }

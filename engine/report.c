@@ -57,6 +57,12 @@ void report_print_table(FILE *f, const struct report *r)
 			hist_quantile(&s->hold, 0.999) / 1000.0,
 			k->id_sequence, k->queue_dropped, k->user_dropped);
 	}
+	if (r->have_flows)
+		fprintf(f, "flows: %" PRIu64 " live, %" PRIu64 " created, %"
+			PRIu64 " expired, %" PRIu64 " evicted, %" PRIu64
+			" insert races lost, %" PRIu64 " not stored (full)\n",
+			r->flows.live, r->flows.created, r->flows.expired,
+			r->flows.evicted, r->flows.races_lost, r->flows.full);
 	fflush(f);
 }
 
@@ -101,7 +107,8 @@ static void json_stats(FILE *f, const struct worker_stats *s,
 		",\"flush_batch_full\":%" PRIu64 ",\"flush_hold\":%" PRIu64
 		",\"flush_stop\":%" PRIu64 ",\"enobufs\":%" PRIu64
 		",\"malformed\":%" PRIu64 ",\"send_errors\":%" PRIu64
-		",\"kernel_errors\":%" PRIu64 ",\"cpu_ns\":%" PRIu64,
+		",\"kernel_errors\":%" PRIu64 ",\"flow_untracked\":%" PRIu64
+		",\"cpu_ns\":%" PRIu64,
 		s->packets, s->bytes, s->verdicts[VK_ACCEPT],
 		s->verdicts[VK_DROP], s->verdicts[VK_REPEAT],
 		s->verdicts[VK_QUEUE], s->flushes, s->flushed,
@@ -110,7 +117,8 @@ static void json_stats(FILE *f, const struct worker_stats *s,
 		s->flush_reason[FLUSH_BURST_END],
 		s->flush_reason[FLUSH_BATCH_FULL], s->flush_reason[FLUSH_HOLD],
 		s->flush_reason[FLUSH_STOP], s->enobufs, s->malformed,
-		s->send_errors, s->kernel_errors, s->cpu_ns);
+		s->send_errors, s->kernel_errors, s->flow_untracked,
+		s->cpu_ns);
 	fprintf(f, ",\"malformed_by\":{");
 	for (int e = 1; e < PKT_ERR_MAX; e++)
 		fprintf(f, "%s\"%s\":%" PRIu64, e > 1 ? "," : "",
@@ -141,7 +149,18 @@ void report_write_json(FILE *f, const struct report *r)
 	}
 	fprintf(f, "],\"total\":{");
 	json_stats(f, &r->total, &r->ktotal);
-	fprintf(f, "}}\n");
+	fputc('}', f);
+	if (r->have_flows)
+		fprintf(f, ",\"flows\":{\"live\":%" PRIu64 ",\"created\":%" PRIu64
+			",\"expired\":%" PRIu64 ",\"evicted\":%" PRIu64
+			",\"deleted\":%" PRIu64 ",\"races_lost\":%" PRIu64
+			",\"full\":%" PRIu64 ",\"alloc_failed\":%" PRIu64
+			",\"records\":%" PRIu64 ",\"record_bytes\":%" PRIu64 "}",
+			r->flows.live, r->flows.created, r->flows.expired,
+			r->flows.evicted, r->flows.deleted, r->flows.races_lost,
+			r->flows.full, r->flows.alloc_failed, r->flows.records,
+			r->flows.record_bytes);
+	fprintf(f, "}\n");
 }
 
 int report_write_json_file(const char *path, const struct report *r)

@@ -22,8 +22,9 @@
  * racing with the readers' earlier accesses. Every API function that touches
  * a flow ends with ft_tsan_release() and the free callback starts with
  * ft_tsan_acquire(): this models exactly the RCU guarantee (a callback runs
- * after every access made before the readers' quiescent states). Compiled
- * out without TSan.
+ * after every access made before the readers' quiescent states). Likewise
+ * the callback releases and flowtable_free() acquires after rcu_barrier().
+ * Compiled out without TSan.
  */
 #if defined(__SANITIZE_THREAD__)
 #define FT_TSAN 1

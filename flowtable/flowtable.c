@@ -227,13 +227,15 @@ static void ft_count(uint64_t *counter)
 static void ft_flow_free_rcu(struct rcu_head *head)
 {
 	struct flow *flow = caa_container_of(head, struct flow, rcu);
-	struct flowtable *ft = flow->ft;
+	struct flowtable *ft;
 
 	ft_tsan_acquire();
+	ft = flow->ft;
 	if (flow->slot && ft->params.slot_free)
 		ft->params.slot_free(flow->slot, ft->params.slot_free_arg);
 	ft_arena_put(ft->arena, flow);
 	__atomic_fetch_sub(&ft->count, FT_RECORD, __ATOMIC_RELAXED);
+	ft_tsan_release();
 }
 
 /* Unlink @flow and free it after a grace period; 0 or -ENOENT. */
@@ -260,10 +262,17 @@ void flowtable_free(struct flowtable *ft)
 			rcu_thread_online();
 		cds_lfht_for_each(ft->ht, &iter, node)
 			ft_flow_remove(ft, ft_flow_of(node));
-		if (!was_online)
-			rcu_thread_offline();
+		ft_tsan_release();
+		/*
+		 * Offline: the frees and a pending resize both wait for a
+		 * grace period, which this thread would otherwise block.
+		 */
+		rcu_thread_offline();
 		rcu_barrier();
+		ft_tsan_acquire();
 		cds_lfht_destroy(ft->ht, NULL);
+		if (was_online)
+			rcu_thread_online();
 	}
 	ft_arena_free(ft->arena);
 	pthread_mutex_destroy(&ft->maint_lock);

@@ -11,7 +11,8 @@
  *     wk_recv_burst()   recvmmsg(): up to burst_max packet messages at once;
  *                       when the socket is empty go RCU-offline and poll()
  *     wk_handle_msg()   per packet: parse the NFQUEUE message and the IP
- *                       packet, call the decide step, hold the verdict in
+ *                       packet, find its flow in the shared flow table
+ *                       (wk_flow()), call the decide step, hold the verdict in
  *                       the batcher; flush early if batch_max is reached or
  *                       the oldest packet waited max_hold_us
  *     wk_flush()        at the end of every burst: all held verdicts go to
@@ -48,6 +49,8 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <libnetfilter_queue/libnetfilter_queue.h>
 #include <urcu-qsbr.h>
+
+#include "flowtable.h"
 
 #include "nfqe-config.h"
 #include "log.h"
@@ -388,6 +391,32 @@ static void wk_test_delay(const struct nfqe_tunables *tun)
 	nanosleep(&ts, NULL);
 }
 
+/*
+ * Attribute the packet to its flow, creating the flow if needed. Returns
+ * NULL when it cannot be stored (table full, no memory): the packet is
+ * still decided, only without flow state.
+ */
+static struct flow *wk_flow(struct worker *w, const struct nfq_pkt *msg,
+			    const struct pkt_info *pkt, uint64_t now,
+			    int *ret_dir, bool *ret_created)
+{
+	struct flow_key key;
+	struct flow *flow;
+	uint32_t zone = w->p.flow_zone_indev ? msg->indev : w->p.flow_zone;
+	int side;
+
+	if (flow_key_make(&key, pkt->family, pkt->l4proto, &pkt->src,
+			  &pkt->dst, pkt->sport, pkt->dport, zone, &side) < 0)
+		return NULL;
+	flow = flowtable_lookup_or_add(w->p.ft, &key, side, now, ret_dir,
+				       ret_created);
+	if (flow)
+		flow_update(flow, *ret_dir, pkt->ip_len,
+			    pkt->l4proto == IPPROTO_TCP ? pkt->tcp_flags : 0,
+			    now);
+	return flow;
+}
+
 /* A kernel reply: only errors come back (verdicts carry no NLM_F_ACK). */
 static void wk_handle_error(struct worker *w, int error)
 {
@@ -428,9 +457,21 @@ static void wk_handle_packet(struct worker *w, const struct nlmsghdr *nlh,
 		ST_ADD(w->st.malformed_by[perr], 1);
 		v.verdict = tun->malformed_verdict;
 	} else {
+		struct nfqe_pkt dp = {
+			.queue = w->p.queue, .info = &pkt,
+			.data = msg.payload, .len = msg.len,
+			.indev = msg.indev, .outdev = msg.outdev,
+			.mark = msg.mark,
+		};
+
+		if (w->p.ft) {
+			dp.flow = wk_flow(w, &msg, &pkt, recv_ns, &dp.dir,
+					  &dp.flow_new);
+			if (!dp.flow)
+				ST_ADD(w->st.flow_untracked, 1);
+		}
 		wk_test_delay(tun);
-		w->p.decide(w->p.decide_ctx, w->p.queue, &pkt, msg.payload,
-			    msg.len, &v);
+		w->p.decide(w->p.decide_ctx, &dp, &v);
 	}
 	id = msg.id;
 	ST_ADD(w->st.verdicts[vkind_of(v.verdict)], 1);

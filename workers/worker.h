@@ -38,14 +38,30 @@ struct nfqe_tunables {
 	unsigned	test_decide_delay_us; /* test knob: slow decide */
 };
 
+struct flow;
+struct flowtable;
+
+/* One packet as the decide step sees it. */
+struct nfqe_pkt {
+	unsigned		queue;
+	const struct pkt_info	*info;		/* parsed headers */
+	const uint8_t		*data;		/* network header on */
+	uint32_t		len;		/* bytes at @data */
+	uint32_t		indev;		/* ingress ifindex, 0 if none */
+	uint32_t		outdev;		/* egress ifindex, 0 if none */
+	uint32_t		mark;		/* nfmark as queued */
+	struct flow		*flow;		/* NULL: no flow table, or full */
+	int			dir;		/* enum flow_dir of the packet */
+	bool			flow_new;	/* this packet created the flow */
+};
+
 /*
  * The decide step, the one seam for policy: called once per well-formed
- * packet, in the worker thread, as an online QSBR reader. It must not
- * block. It writes @ret; the worker has preset it to accept, no mark.
+ * packet, in the worker thread, as an online QSBR reader (so @pkt->flow
+ * stays valid during the call). It must not block. It writes @ret; the
+ * worker has preset it to accept, no mark.
  */
-typedef void (*worker_decide_fn)(void *ctx, unsigned queue,
-				 const struct pkt_info *pkt,
-				 const uint8_t *data, uint32_t len,
+typedef void (*worker_decide_fn)(void *ctx, const struct nfqe_pkt *pkt,
 				 struct nfqe_verdict *ret);
 
 struct worker_params {
@@ -63,6 +79,12 @@ struct worker_params {
 	struct nfqe_tunables **tunables;
 	worker_decide_fn decide;
 	void		*decide_ctx;
+	/* Shared flow table, NULL for none; every packet is attributed to
+	 * its flow (keyed with @flow_zone, or the ingress ifindex when
+	 * @flow_zone_indev). */
+	struct flowtable *ft;
+	uint32_t	flow_zone;
+	bool		flow_zone_indev;
 };
 
 enum worker_flush_reason {
@@ -102,6 +124,8 @@ struct worker_stats {
 	uint64_t	malformed_by[PKT_ERR_MAX];
 	uint64_t	send_errors;	/* verdict sendmsg failures */
 	uint64_t	kernel_errors;	/* NLMSG_ERROR replies to verdicts */
+	uint64_t	flow_untracked;	/* packets with no flow record (table
+					 * full, no memory, no key) */
 	uint64_t	cpu_ns;		/* worker thread CPU time */
 	struct hist	hold;		/* receive to verdict sent, ns */
 };
