@@ -8,7 +8,8 @@ require_root
 N=20000
 
 lab 16
-"$NFQE" rules --queues 0:1 --mode forward | ip netns exec "$LAB_RTR" iptables-restore --noflush
+# hash by address (no cpu fanout): the 16 sources spread over both queues
+"$NFQE" rules --queues 0:1 --mode forward --no-fanout | ip netns exec "$LAB_RTR" iptables-restore --noflush
 cat >"$T/nfqe.conf" <<CONF
 [engine]
 queues = 0:1
