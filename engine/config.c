@@ -199,6 +199,8 @@ static int parse_cpu_pin(const char *s, struct nfqe_config *cfg)
 }
 
 struct parse_ctx {
+	const struct config_section_parser *parsers;
+	unsigned		nparsers;
 	const char		*path;
 	struct nfqe_config	*cfg;
 	FILE			*f;
@@ -352,6 +354,20 @@ static int handler(void *user, const char *section, const char *name,
 
 	if (!name)	/* a new section header (INI_CALL_HANDLER_ON_NEW_SECTION) */
 		return 1;
+	for (unsigned i = 0; i < pc->nparsers; i++) {
+		const struct config_section_parser *sp = &pc->parsers[i];
+		size_t n = strlen(sp->section);
+		char msg[512];
+
+		if (strcmp(section, sp->section) &&
+		    !(sp->prefix && !strncmp(section, sp->section, n) &&
+		      section[n] == ' ' && section[n + 1]))
+			continue;
+		msg[0] = '\0';
+		if (sp->key(sp->ctx, section, name, value, msg, sizeof(msg)))
+			parse_error(pc, "%s", msg[0] ? msg : "invalid");
+		return 1;
+	}
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		const struct key_def *k = &keys[i];
 
@@ -422,7 +438,15 @@ static char *counting_reader(char *str, int num, void *stream)
 int config_load(const char *path, struct nfqe_config *cfg, char *err,
 		size_t errlen)
 {
+	return config_load_ext(path, cfg, NULL, 0, err, errlen);
+}
+
+int config_load_ext(const char *path, struct nfqe_config *cfg,
+		    const struct config_section_parser *parsers,
+		    unsigned nparsers, char *err, size_t errlen)
+{
 	struct parse_ctx pc = {
+		.parsers = parsers, .nparsers = nparsers,
 		.path = path, .cfg = cfg, .err = err, .errlen = errlen,
 	};
 	int ret;

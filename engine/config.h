@@ -82,6 +82,29 @@ struct nfqe_config {
 void config_defaults(struct nfqe_config *cfg);
 
 /*
+ * A parser for sections that config.c does not know itself ([rules],
+ * [inspector NAME], [offload]...): config_load() hands it every key of a
+ * section whose name is @section, or starts with @section followed by a
+ * space when @prefix is set. It returns 0, or -1 with a message (no
+ * file:line, config.c adds it) in @err.
+ */
+struct config_section_parser {
+	const char	*section;
+	bool		prefix;
+	int		(*key)(void *ctx, const char *section, const char *name,
+			       const char *value, char *err, size_t errlen);
+	void		*ctx;
+};
+
+/*
+ * config_load_ext - config_load() with parsers for further sections, tried
+ * in order before the built-in keys.
+ */
+int config_load_ext(const char *path, struct nfqe_config *cfg,
+		    const struct config_section_parser *parsers,
+		    unsigned nparsers, char *err, size_t errlen);
+
+/*
  * config_load - read @path over the values already in @cfg.
  * Returns 0, or -1 with every problem found written to @err (one
  * "file:line: message" per line, at most @errlen bytes).

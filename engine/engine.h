@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "flowtable.h"
+#include "policy.h"
 #include "worker.h"
 
 struct engine;
@@ -66,9 +67,6 @@ int engine_flows_print(void *ctx, unsigned n, FILE *out);
 /* Flow-table gauges in Prometheus text format. */
 void engine_flows_metrics(void *ctx, FILE *out);
 
-/* The decide step of the current policy: accept everything. */
-void policy_decide(void *ctx, const struct nfqe_pkt *pkt,
-		   struct nfqe_verdict *ret);
 
 /* `nfqe rules ...`: print an iptables-restore file. Exit status. */
 int rules_main(int argc, char **argv);
