@@ -78,8 +78,10 @@ if run rules-raw 0 rules --queues 0:3 --mode raw; then
 	line rules-raw "$T/out" "-A OUTPUT -j NFQE"
 	line rules-raw "$T/out" ":NFQE - [0:0]"
 	line rules-raw "$T/out" "COMMIT"
+	# raw mode: no cpu fanout, a flow must stay on one queue
 	line rules-raw "$T/out" \
-		"-A NFQE -j NFQUEUE --queue-balance 0:3 --queue-bypass --queue-cpu-fanout"
+		"-A NFQE -j NFQUEUE --queue-balance 0:3 --queue-bypass"
+	hasnt rules-raw "$T/out" "--queue-cpu-fanout"
 	hasnt rules-raw "$T/out" "*filter"
 	hasnt rules-raw "$T/out" "FORWARD -j"
 fi
@@ -107,6 +109,11 @@ fi
 
 if run rules-options 0 rules --queues 0:1 --no-bypass --no-fanout; then
 	line rules-options "$T/out" "-A NFQE -j NFQUEUE --queue-balance 0:1"
+fi
+
+if run rules-raw-fanout 0 rules --queues 0:1 --mode raw --fanout; then
+	line rules-raw-fanout "$T/out" \
+		"-A NFQE -j NFQUEUE --queue-balance 0:1 --queue-bypass --queue-cpu-fanout"
 fi
 
 # mode and queues from a config file, the command line wins over it
