@@ -331,6 +331,7 @@ struct report *engine_report(struct engine *e)
 		r->have_flows = true;
 		flowtable_stats_get(e->ft, &r->flows);
 	}
+	r->have_ct = ct_stats_read(NULL, &r->ct) == 0;
 	return r;
 }
 
@@ -349,7 +350,6 @@ static void engine_write_json(struct engine *e, const struct report *r)
 static void engine_write_metrics(struct engine *e, const struct report *r)
 {
 	struct metrics_extra x = { 0 };
-	struct ct_stats ct;
 	int ret;
 
 	if (!e->cfg.metrics_textfile[0])
@@ -357,8 +357,8 @@ static void engine_write_metrics(struct engine *e, const struct report *r)
 	control_metrics_extra(e->control, &x);
 	x.hook = engine_flows_metrics;
 	x.hook_ctx = e;
-	if (ct_stats_read(NULL, &ct) == 0)
-		x.ct = &ct;
+	if (r->have_ct)
+		x.ct = &r->ct;
 	ret = metrics_write_textfile(e->cfg.metrics_textfile, r, &x);
 	if (ret < 0)
 		log_warn("metrics_textfile %s: %s", e->cfg.metrics_textfile,

@@ -16,6 +16,24 @@
 
 struct engine;
 
+/* The conntrack counters of nfqe's network namespace (the router's). */
+struct ct_stats {
+	uint64_t	entries;	/* conntrack entries now (a gauge) */
+	uint64_t	clashres;	/* insert clashes resolved */
+	uint64_t	insert_failed;	/* clashes lost: packet dropped */
+	uint64_t	drop;		/* dropped: table full, no early drop */
+	uint64_t	early_drop;	/* entries evicted to make room */
+};
+
+/*
+ * ct_stats_read - read @path (NULL: /proc/net/stat/nf_conntrack of the
+ * calling thread's network namespace). The header line names the columns,
+ * values are hex, one row per CPU. 0, -ENOENT when conntrack is not
+ * loaded, -EBADMSG when the file has no row or a needed column is missing,
+ * or -errno. @ret is written only on success.
+ */
+int ct_stats_read(const char *path, struct ct_stats *ret);
+
 /* One queue's counters next to the kernel's. */
 struct queue_report {
 	unsigned		queue;
@@ -31,6 +49,8 @@ struct report {
 	struct worker_stats	total;
 	struct nfq_kstats	ktotal;
 	bool			have_flows;	/* a flow table exists */
+	bool			have_ct;	/* conntrack counters read */
+	struct ct_stats		ct;
 	struct flowtable_stats	flows;
 	struct queue_report	q[];
 };

@@ -21,22 +21,7 @@
 #include "engine.h"
 
 /* Conntrack's per-CPU statistics, summed over CPUs. */
-struct ct_stats {
-	uint64_t	entries;	/* conntrack entries now (a gauge) */
-	uint64_t	clashres;	/* insert clashes resolved */
-	uint64_t	insert_failed;	/* clashes lost: packet dropped */
-	uint64_t	drop;		/* dropped: table full, no early drop */
-	uint64_t	early_drop;	/* entries evicted to make room */
-};
 
-/*
- * ct_stats_read - read @path (NULL: /proc/net/stat/nf_conntrack of the
- * calling thread's network namespace). The header line names the columns,
- * values are hex, one row per CPU. 0, -ENOENT when conntrack is not
- * loaded, -EBADMSG when the file has no row or a needed column is missing,
- * or -errno. @ret is written only on success.
- */
-int ct_stats_read(const char *path, struct ct_stats *ret);
 
 /* Writes more families after nfqe's own (e.g. the flow table's gauges).
  * It must write complete families with HELP and TYPE lines. */

@@ -57,6 +57,12 @@ void report_print_table(FILE *f, const struct report *r)
 			hist_quantile(&s->hold, 0.999) / 1000.0,
 			k->id_sequence, k->queue_dropped, k->user_dropped);
 	}
+	if (r->have_ct)
+		fprintf(f, "conntrack: clashres %" PRIu64 ", insert_failed %"
+			PRIu64 ", drop %" PRIu64 ", early_drop %" PRIu64
+			"; new-flow packets held behind their first: %" PRIu64
+			"\n", r->ct.clashres, r->ct.insert_failed, r->ct.drop,
+			r->ct.early_drop, r->total.ct_race_held);
 	if (r->have_flows)
 		fprintf(f, "flows: %" PRIu64 " live, %" PRIu64 " created, %"
 			PRIu64 " expired, %" PRIu64 " evicted, %" PRIu64
@@ -107,7 +113,7 @@ static void json_stats(FILE *f, const struct worker_stats *s,
 		",\"flush_batch_full\":%" PRIu64 ",\"flush_hold\":%" PRIu64
 		",\"flush_stop\":%" PRIu64 ",\"enobufs\":%" PRIu64
 		",\"malformed\":%" PRIu64 ",\"send_errors\":%" PRIu64
-		",\"kernel_errors\":%" PRIu64 ",\"flow_untracked\":%" PRIu64
+		",\"kernel_errors\":%" PRIu64 ",\"flow_untracked\":%" PRIu64 ",\"ct_race_held\":%" PRIu64
 		",\"cpu_ns\":%" PRIu64,
 		s->packets, s->bytes, s->verdicts[VK_ACCEPT],
 		s->verdicts[VK_DROP], s->verdicts[VK_REPEAT],
@@ -118,6 +124,7 @@ static void json_stats(FILE *f, const struct worker_stats *s,
 		s->flush_reason[FLUSH_BATCH_FULL], s->flush_reason[FLUSH_HOLD],
 		s->flush_reason[FLUSH_STOP], s->enobufs, s->malformed,
 		s->send_errors, s->kernel_errors, s->flow_untracked,
+		s->ct_race_held,
 		s->cpu_ns);
 	fprintf(f, ",\"malformed_by\":{");
 	for (int e = 1; e < PKT_ERR_MAX; e++)
@@ -160,6 +167,12 @@ void report_write_json(FILE *f, const struct report *r)
 			r->flows.evicted, r->flows.deleted, r->flows.races_lost,
 			r->flows.full, r->flows.alloc_failed, r->flows.records,
 			r->flows.record_bytes);
+	if (r->have_ct)
+		fprintf(f, ",\"conntrack\":{\"entries\":%" PRIu64
+			",\"clashres\":%" PRIu64 ",\"insert_failed\":%" PRIu64
+			",\"drop\":%" PRIu64 ",\"early_drop\":%" PRIu64 "}",
+			r->ct.entries, r->ct.clashres, r->ct.insert_failed,
+			r->ct.drop, r->ct.early_drop);
 	fprintf(f, "}\n");
 }
 

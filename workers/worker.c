@@ -82,6 +82,7 @@ struct worker {
 	size_t			rx_slot;
 	char			*txbuf;		/* config and single verdicts */
 	uint32_t		seq;
+	bool			flushed_mid_burst;
 	unsigned		bursts_since_cpu;
 	struct ratelimit	rl_err;
 
@@ -373,6 +374,7 @@ static void wk_flush(struct worker *w, enum worker_flush_reason reason)
 	}
 	vbatch_account_hold(w->vb, t, &w->st.hold);
 	vbatch_reset(w->vb);
+	w->flushed_mid_burst = reason != FLUSH_BURST_END;
 	ST_ADD(w->st.flushes, 1);
 	ST_ADD(w->st.flushed, out.verdicts);
 	ST_ADD(w->st.flush_reason[reason], 1);
@@ -389,6 +391,24 @@ static void wk_test_delay(const struct nfqe_tunables *tun)
 	ts.tv_sec = tun->test_decide_delay_us / 1000000;
 	ts.tv_nsec = (long)(tun->test_decide_delay_us % 1000000) * 1000;
 	nanosleep(&ts, NULL);
+}
+
+/*
+ * The conntrack race, measured: this packet of a new flow (not the first)
+ * arrived while an earlier packet of its flow was still held here, so in
+ * forward mode the kernel gave it an unconfirmed conntrack entry of its
+ * own. Known for sure when the flow's first packet came in this same
+ * burst and nothing was flushed yet: a lower bound (packets that waited in
+ * the socket while the first one was held are not seen).
+ */
+static void wk_count_race(struct worker *w, const struct flow *flow,
+			  uint64_t recv_ns)
+{
+	struct flow_counters c;
+
+	flow_counters_get(flow, &c);
+	if (c.first_ns == recv_ns)
+		ST_ADD(w->st.ct_race_held, 1);
 }
 
 /*
@@ -410,10 +430,11 @@ static struct flow *wk_flow(struct worker *w, const struct nfq_pkt *msg,
 		return NULL;
 	flow = flowtable_lookup_or_add(w->p.ft, &key, side, now, ret_dir,
 				       ret_created);
-	if (flow)
-		flow_update(flow, *ret_dir, pkt->ip_len,
-			    pkt->l4proto == IPPROTO_TCP ? pkt->tcp_flags : 0,
-			    now);
+	if (flow && flow_update(flow, *ret_dir, pkt->ip_len,
+				pkt->l4proto == IPPROTO_TCP ? pkt->tcp_flags : 0,
+				now) == FLOW_STATE_NEW &&
+	    !*ret_created && !w->flushed_mid_burst)
+		wk_count_race(w, flow, now);
 	return flow;
 }
 
@@ -532,6 +553,7 @@ static int wk_recv_burst(struct worker *w)
 		return -errno;
 	}
 	recv_ns = now_ns();
+	w->flushed_mid_burst = false;
 	tun = rcu_dereference(*w->p.tunables);
 	ST_ADD(w->st.bursts, 1);
 	ST_ADD(w->st.burst_pkts, (uint64_t)n);

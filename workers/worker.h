@@ -126,6 +126,9 @@ struct worker_stats {
 	uint64_t	kernel_errors;	/* NLMSG_ERROR replies to verdicts */
 	uint64_t	flow_untracked;	/* packets with no flow record (table
 					 * full, no memory, no key) */
+	uint64_t	ct_race_held;	/* packets of a new flow received while
+					 * an earlier one of it was held here
+					 * (the conntrack race; lower bound) */
 	uint64_t	cpu_ns;		/* worker thread CPU time */
 	struct hist	hold;		/* receive to verdict sent, ns */
 };
