@@ -91,6 +91,12 @@ static struct flowtable *engine_flowtable_new(const struct nfqe_config *cfg)
 
 	flowtable_params_init(&p);
 	p.flow_max = cfg->flow_max;
+	/* start small and let the table grow: an iteration (the reaper)
+	 * walks every bucket, so buckets sized for flow_max would cost a
+	 * full flow_max walk per pass even with a handful of flows */
+	p.buckets = 4096;
+	while (p.buckets > 1024 && p.buckets / 2 >= cfg->flow_max)
+		p.buckets /= 2;
 	p.tcp_new_s = cfg->flow_timeout[FT_TCP_NEW];
 	p.tcp_established_s = cfg->flow_timeout[FT_TCP_ESTABLISHED];
 	p.tcp_closing_s = cfg->flow_timeout[FT_TCP_CLOSING];
