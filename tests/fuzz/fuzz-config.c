@@ -28,8 +28,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define check(cond) do { if (!(cond)) abort(); } while (0)
 
-/* Larger than any input ever gets: every error line fits. */
-#define ERR_BIG		(1u << 20)
+/* One message per line at most, each well below this: an error buffer
+ * of (lines + 3) * ERR_PER_LINE never cuts a message. */
+#define ERR_PER_LINE	1024
 #define MAX_INPUT	(64u << 10)
 
 /* Appended after the input (and a '\n' if its last line has none). */
@@ -37,7 +38,6 @@ static const char sentinel[] = "[fuzz_sentinel]\nsentinel = 1\n";
 
 static int conf_fd = -1;
 static char conf_path[64];
-static char *err_big;
 
 static void conf_write(const uint8_t *data, size_t size, bool with_sentinel)
 {
@@ -122,14 +122,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	conf_fd = memfd_create("nfqe-fuzz.conf", MFD_CLOEXEC);
 	check(conf_fd >= 0);
 	snprintf(conf_path, sizeof(conf_path), "/proc/self/fd/%d", conf_fd);
-	err_big = malloc(ERR_BIG);
-	check(err_big);
 	return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char err_small[48];
+	char err_small[48], *err_big;
+	size_t err_len;
 	unsigned lines;
 	const char *last;
 	int ret;
@@ -137,9 +136,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > MAX_INPUT)
 		return 0;
 	lines = count_lines(data, size);
+	err_len = (lines + 3) * (size_t)ERR_PER_LINE;
+	err_big = malloc(err_len);
+	check(err_big);
 
 	conf_write(data, size, false);
-	ret = load(err_big, ERR_BIG);
+	ret = load(err_big, err_len);
 	if (ret)
 		check_messages(err_big, lines);
 
@@ -149,10 +151,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The appended key is in an unknown section: always an error, the
 	 * last one, on line lines + 2. */
 	conf_write(data, size, true);
-	check(load(err_big, ERR_BIG) == -1);
+	check(load(err_big, err_len) == -1);
 	last = strrchr(err_big, '\n');
 	last = last ? last + 1 : err_big;
 	check(check_messages(last, lines + 2) == lines + 2);
 	check(strstr(last, ": unknown section [fuzz_sentinel] (key sentinel)"));
+	free(err_big);
 	return 0;
 }
