@@ -1,13 +1,464 @@
-// SPDX-License-Identifier: GPL-2.0-or-later
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The policy seam. The worker calls policy_decide() once per well-formed
- * packet with the verdict preset to accept without a mark; rules and
- * inspector plug-ins will decide here.
+ * The policy: [rules] and [inspector NAME] sections in, an immutable
+ * struct policy out, published to the workers under RCU.
+ *
+ * Per packet, policy_decide() loads the policy pointer once, then:
+ *  1. the flow has a decision cached by this policy: apply it, done;
+ *  2. else the first matching rule (ruleset.c) gives the action;
+ *  3. a final action whose rule is cacheable (ruleset.h) is stored on the
+ *     flow with flow_decision_set().
+ *
+ * A cached decision is two 32-bit words kept by the flow table:
+ *
+ *	verdict word	bits 0-7    NF_ACCEPT, NF_DROP, NF_REPEAT or NF_QUEUE
+ *			bit  8      a mark is set (CD_SET_MARK)
+ *			bits 10-14  the policy generation (CD_GEN)
+ *			bits 16-31  NF_QUEUE: the queue number, as in the
+ *				    kernel's verdict; with CD_SET_MARK: the
+ *				    index of the mark's mask in the policy
+ *	mark word	the mark value (within its mask)
+ *
+ * The mask is looked up, not stored, because "mark N/MASK" keeps the
+ * packet's other mark bits: every packet's new mark is computed from its
+ * own queued mark. The generation makes a worker that already runs the new
+ * policy ignore decisions the old one stored during a reload, before
+ * flowtable_decision_flush() has wiped them; the flush remains what
+ * guarantees it (5 bits would wrap, flushes do not).
  */
-#include "engine.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/netfilter.h>
+#include <urcu-qsbr.h>
+
+#include "flowtable.h"
+#include "inspector.h"
+#include "policy.h"
+#include "ruleset.h"
+#include "worker.h"
+
+#define CD_SET_MARK	0x100u
+#define CD_GEN_SHIFT	10
+#define CD_GEN_MASK	0x1fu
+#define CD_ARG_SHIFT	16
+
+#define INSPECTOR_PREFIX	"inspector"
+
+struct policy {
+	struct ruleset		*rs;
+	struct inspector_set	*insp;
+	struct inspector	**inspectors;	/* by ruleset inspector index */
+	uint32_t		gen;		/* 0..CD_GEN_MASK */
+};
+
+struct policy_builder {
+	struct ruleset		*rs;
+	struct inspector_set	*insp;
+	char			**sections;	/* NAMEs of [inspector NAME] */
+	unsigned		nsections;
+};
+
+static bool builder_has_section(const struct policy_builder *b,
+				const char *name)
+{
+	for (unsigned i = 0; i < b->nsections; i++)
+		if (!strcmp(b->sections[i], name))
+			return true;
+	return false;
+}
+
+static int builder_add_section(struct policy_builder *b, const char *name)
+{
+	char **n;
+
+	if (builder_has_section(b, name))
+		return 0;
+	n = realloc(b->sections, (b->nsections + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	b->sections = n;
+	b->sections[b->nsections] = strdup(name);
+	if (!b->sections[b->nsections])
+		return -ENOMEM;
+	b->nsections++;
+	return 0;
+}
+
+static bool inspector_known(void *ctx, const char *name)
+{
+	return builder_has_section(ctx, name);
+}
+
+struct policy_builder *policy_builder_new(void)
+{
+	struct policy_builder *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	b->rs = ruleset_new();
+	b->insp = inspector_set_new();
+	if (!b->rs || !b->insp) {
+		policy_builder_free(b);
+		errno = ENOMEM;
+		return NULL;
+	}
+	ruleset_set_inspector_check(b->rs, inspector_known, b);
+	return b;
+}
+
+void policy_builder_free(struct policy_builder *b)
+{
+	if (!b)
+		return;
+	ruleset_free(b->rs);
+	inspector_set_free(b->insp);
+	for (unsigned i = 0; i < b->nsections; i++)
+		free(b->sections[i]);
+	free(b->sections);
+	free(b);
+}
+
+static int rules_key(void *ctx, const char *section, const char *name,
+		     const char *value, char *err, size_t errlen)
+{
+	struct policy_builder *b = ctx;
+	char msg[400];
+	int ret;
+
+	if (!b->rs) {
+		snprintf(err, errlen, "policy already built");
+		return -1;
+	}
+	if (!strcmp(name, "rule"))
+		ret = ruleset_add(b->rs, value, msg, sizeof(msg));
+	else if (!strcmp(name, "default"))
+		ret = ruleset_default(b->rs, value, msg, sizeof(msg));
+	else {
+		snprintf(err, errlen, "unknown key '%s' in [rules] (rule or "
+			 "default)", name);
+		return -1;
+	}
+	if (ret)
+		snprintf(err, errlen, "%s: %s", name, msg);
+	return ret;
+}
+
+static int inspector_key(void *ctx, const char *section, const char *name,
+			 const char *value, char *err, size_t errlen)
+{
+	struct policy_builder *b = ctx;
+
+	if (!b->insp) {
+		snprintf(err, errlen, "policy already built");
+		return -1;
+	}
+	if (builder_add_section(b, section + strlen(INSPECTOR_PREFIX) + 1)) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return inspector_set_key(b->insp, section, name, value, err, errlen);
+}
+
+unsigned policy_builder_parsers(struct policy_builder *b,
+				struct config_section_parser *ret,
+				unsigned max)
+{
+	const struct config_section_parser p[] = {
+		{ "rules", false, rules_key, b },
+		{ INSPECTOR_PREFIX, true, inspector_key, b },
+	};
+	unsigned n = sizeof(p) / sizeof(p[0]);
+
+	if (n > max)
+		n = max;
+	memcpy(ret, p, n * sizeof(p[0]));
+	return n;
+}
+
+/*
+ * Collect the [inspector NAME] headers as inih will read them (the text
+ * between the brackets, untrimmed), so that a rule may name an inspector
+ * whose section comes later in the file. An unreadable file is left to
+ * config_load_ext() to report.
+ */
+static int prescan_sections(struct policy_builder *b, const char *path)
+{
+	const size_t plen = strlen(INSPECTOR_PREFIX);
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	int ret = 0;
+
+	if (!f)
+		return 0;
+	while (!ret && getline(&line, &cap, f) > 0) {
+		char *s = line, *end;
+
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s != '[')
+			continue;
+		s++;
+		end = strchr(s, ']');
+		if (!end)
+			continue;
+		*end = '\0';
+		if (!strncmp(s, INSPECTOR_PREFIX, plen) && s[plen] == ' ' &&
+		    s[plen + 1])
+			ret = builder_add_section(b, s + plen + 1);
+	}
+	free(line);
+	fclose(f);
+	return ret;
+}
+
+int policy_config_load(const char *path, struct nfqe_config *cfg,
+		       struct policy_builder *b, char *err, size_t errlen)
+{
+	struct config_section_parser parsers[4];
+	unsigned n;
+
+	if (prescan_sections(b, path) < 0) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	n = policy_builder_parsers(b, parsers, 4);
+	return config_load_ext(path, cfg, parsers, n, err, errlen);
+}
+
+void policy_free(struct policy *p)
+{
+	if (!p)
+		return;
+	ruleset_free(p->rs);
+	free(p->inspectors);
+	inspector_set_free(p->insp);
+	free(p);
+}
+
+struct policy *policy_build(struct policy_builder *b, char *err,
+			    size_t errlen)
+{
+	struct policy *p;
+	struct ruleset *rs = b->rs;
+
+	if (!rs || !b->insp) {
+		snprintf(err, errlen, "policy already built from this builder");
+		errno = EINVAL;
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p || ruleset_compile(rs) < 0)
+		goto err_nomem;
+	if (rs->ninspectors) {
+		p->inspectors = calloc(rs->ninspectors,
+				       sizeof(*p->inspectors));
+		if (!p->inspectors)
+			goto err_nomem;
+	}
+	if (inspector_set_load(b->insp, err, errlen) < 0) {
+		errno = EINVAL;
+		goto err_free;
+	}
+	for (unsigned i = 0; i < rs->ninspectors; i++) {
+		p->inspectors[i] = inspector_set_find(b->insp,
+						      rs->inspectors[i]);
+		if (!p->inspectors[i]) {
+			snprintf(err, errlen, "inspect %s: [inspector %s] "
+				 "defines no inspector (no keys?)",
+				 rs->inspectors[i], rs->inspectors[i]);
+			errno = ENOENT;
+			goto err_free;
+		}
+	}
+	p->rs = rs;
+	p->insp = b->insp;
+	b->rs = NULL;
+	b->insp = NULL;
+	return p;
+
+err_nomem:
+	snprintf(err, errlen, "out of memory");
+	errno = ENOMEM;
+err_free:
+	if (p)
+		free(p->inspectors);
+	free(p);
+	return NULL;
+}
+
+void policy_describe(const struct policy *p, char *ret, size_t len)
+{
+	const struct ruleset *rs;
+
+	if (!p) {
+		snprintf(ret, len, "no rules, default accept");
+		return;
+	}
+	rs = p->rs;
+	snprintf(ret, len, "%u rule%s, default %s, %u inspector%s in use",
+		 rs->nrules, rs->nrules == 1 ? "" : "s",
+		 ruleset_action_name(rs->dflt.type), rs->ninspectors,
+		 rs->ninspectors == 1 ? "" : "s");
+}
+
+void policy_root_init(struct policy_root *root, struct flowtable *ft,
+		      struct policy *p)
+{
+	root->ft = ft;
+	rcu_assign_pointer(root->cur, p);
+}
+
+void policy_root_fini(struct policy_root *root)
+{
+	policy_free(root->cur);
+	root->cur = NULL;
+}
+
+int policy_reload(struct policy_root *root, struct policy *next)
+{
+	struct policy *old = root->cur;
+
+	if (next)
+		next->gen = old ? (old->gen + 1) & CD_GEN_MASK : 1;
+	old = rcu_xchg_pointer(&root->cur, next);
+	/* every worker has finished the packets it decided with @old, so no
+	 * decision of the old rules can be stored after the flush */
+	synchronize_rcu();
+	if (root->ft)
+		flowtable_decision_flush(root->ft);
+	policy_free(old);
+	return 0;
+}
+
+void policy_offload(const struct policy_root *root, const struct policy *p,
+		    const struct nfqe_pkt *pkt, struct nfqe_verdict *ret)
+{
+	ret->verdict = NF_ACCEPT;
+}
+
+bool policy_inspect_verdict(enum inspect_result res, uint32_t mark,
+			    struct nfqe_verdict *ret)
+{
+	switch (res) {
+	case INSPECT_DROP:
+		ret->verdict = NF_DROP;
+		return false;
+	case INSPECT_MARK:
+		ret->verdict = NF_ACCEPT;
+		ret->mark = mark;
+		ret->set_mark = true;
+		return false;
+	case INSPECT_FLOW_ACCEPT:
+		ret->verdict = NF_ACCEPT;
+		return true;
+	case INSPECT_FLOW_DROP:
+		ret->verdict = NF_DROP;
+		return true;
+	case INSPECT_ACCEPT:
+	case INSPECT_MORE:
+	default:
+		ret->verdict = NF_ACCEPT;
+		return false;
+	}
+}
+
+/* Apply the decision @cv/@cm cached on the flow; false when it is not one
+ * of @p's (then @ret is untouched). */
+static inline bool cached_apply(const struct policy *p, uint32_t cv,
+				uint32_t cm, const struct nfqe_pkt *pkt,
+				struct nfqe_verdict *ret)
+{
+	uint32_t verdict = cv & NF_VERDICT_MASK;
+
+	if (((cv >> CD_GEN_SHIFT) & CD_GEN_MASK) != p->gen)
+		return false;
+	if (verdict == NF_QUEUE) {
+		ret->verdict = (cv & NF_VERDICT_QMASK) | NF_QUEUE;
+		return true;
+	}
+	if (cv & CD_SET_MARK) {
+		uint32_t idx = cv >> CD_ARG_SHIFT, mask;
+
+		if (idx >= p->rs->nmasks)
+			return false;
+		mask = p->rs->masks[idx];
+		ret->mark = (pkt->mark & ~mask) | cm;
+		ret->set_mark = true;
+	}
+	ret->verdict = verdict;
+	return true;
+}
+
+static inline void set_mark(const struct rule_action *a,
+			    const struct nfqe_pkt *pkt,
+			    struct nfqe_verdict *ret)
+{
+	ret->mark = (pkt->mark & ~a->mask) | a->mark;
+	ret->set_mark = true;
+}
 
 void policy_decide(void *ctx, const struct nfqe_pkt *pkt,
 		   struct nfqe_verdict *ret)
 {
-	/* accept all: leave the preset verdict */
+	struct policy_root *root = ctx;
+	const struct policy *p = rcu_dereference(root->cur);
+	struct flow *flow = root->ft ? pkt->flow : NULL;
+	const struct rule_action *a;
+	uint32_t cv, cm, mask_index = 0, mark = 0;
+	enum inspect_result res;
+	bool final = true;
+
+	if (!p)
+		return;		/* no policy: the preset accept */
+	if (flow && !flow_decision_get(root->ft, flow, &cv, &cm) &&
+	    cached_apply(p, cv, cm, pkt, ret))
+		return;
+	a = ruleset_action(p->rs, ruleset_match(p->rs, pkt));
+	switch (a->type) {
+	case RA_ACCEPT:
+		ret->verdict = NF_ACCEPT;
+		break;
+	case RA_DROP:
+		ret->verdict = NF_DROP;
+		break;
+	case RA_MARK:
+	case RA_REPEAT:
+		ret->verdict = a->type == RA_MARK ? NF_ACCEPT : NF_REPEAT;
+		set_mark(a, pkt, ret);
+		mask_index = a->mask_index;
+		mark = a->mark;
+		break;
+	case RA_QUEUE:
+		ret->verdict = NF_QUEUE_NR(a->queue);
+		break;
+	case RA_OFFLOAD:
+		policy_offload(root, p, pkt, ret);
+		break;
+	case RA_INSPECT:
+		res = inspector_inspect(p->inspectors[a->inspector], pkt,
+					&mark);
+		final = policy_inspect_verdict(res, mark, ret);
+		break;
+	default:
+		ret->verdict = NF_ACCEPT;
+		final = false;
+		break;
+	}
+	if (!final || !flow || !a->cacheable)
+		return;
+	cv = ret->verdict | p->gen << CD_GEN_SHIFT;
+	if (ret->set_mark && (a->type == RA_MARK || a->type == RA_REPEAT)) {
+		cv |= CD_SET_MARK | mask_index << CD_ARG_SHIFT;
+	} else if (ret->set_mark) {
+		/* a hook's mark: the whole mark, mask index 0 */
+		cv |= CD_SET_MARK;
+		mark = ret->mark;
+	} else {
+		mark = 0;
+	}
+	flow_decision_set(root->ft, flow, cv, mark);
 }
