@@ -60,12 +60,12 @@ static const struct {
 };
 
 enum value_kind {
-	VK_PROTO,
-	VK_PORT,
-	VK_IFNAME,
-	VK_QUEUE,
-	VK_NET,
-	VK_STATE,
+	VAL_PROTO,
+	VAL_PORT,
+	VAL_IFNAME,
+	VAL_QUEUE,
+	VAL_NET,
+	VAL_STATE,
 };
 
 static const struct {
@@ -74,16 +74,16 @@ static const struct {
 	enum value_kind		kind;
 	int			list;		/* enum rule_list_kind or -1 */
 } match_words[] = {
-	{ "proto", RM_PROTO, VK_PROTO, RL_PROTO },
-	{ "src", RM_SRC, VK_NET, -1 },
-	{ "dst", RM_DST, VK_NET, -1 },
-	{ "sport", RM_SPORT, VK_PORT, RL_SPORT },
-	{ "dport", RM_DPORT, VK_PORT, RL_DPORT },
-	{ "port", RM_PORT, VK_PORT, RL_PORT },
-	{ "iif", RM_IIF, VK_IFNAME, RL_IIF },
-	{ "oif", RM_OIF, VK_IFNAME, RL_OIF },
-	{ "queue", RM_QUEUE, VK_QUEUE, RL_QUEUE },
-	{ "state", RM_STATE, VK_STATE, -1 },
+	{ "proto", RM_PROTO, VAL_PROTO, RL_PROTO },
+	{ "src", RM_SRC, VAL_NET, -1 },
+	{ "dst", RM_DST, VAL_NET, -1 },
+	{ "sport", RM_SPORT, VAL_PORT, RL_SPORT },
+	{ "dport", RM_DPORT, VAL_PORT, RL_DPORT },
+	{ "port", RM_PORT, VAL_PORT, RL_PORT },
+	{ "iif", RM_IIF, VAL_IFNAME, RL_IIF },
+	{ "oif", RM_OIF, VAL_IFNAME, RL_OIF },
+	{ "queue", RM_QUEUE, VAL_QUEUE, RL_QUEUE },
+	{ "state", RM_STATE, VAL_STATE, -1 },
 };
 
 #define ACTIONS_HINT "accept, drop, mark N[/MASK], repeat mark N[/MASK], " \
@@ -391,7 +391,7 @@ static int parse_match(struct parser *ps, unsigned m, char *value,
 	char *save = NULL, *v;
 	int ret = 0;
 
-	if (match_words[m].kind == VK_STATE) {
+	if (match_words[m].kind == VAL_STATE) {
 		if (!strcmp(value, "new"))
 			r->state_new = 1;
 		else if (!strcmp(value, "established"))
@@ -408,22 +408,22 @@ static int parse_match(struct parser *ps, unsigned m, char *value,
 	for (v = strtok_r(value, ",", &save); v && !ret;
 	     v = strtok_r(NULL, ",", &save)) {
 		switch (match_words[m].kind) {
-		case VK_PROTO:
+		case VAL_PROTO:
 			ret = parse_proto(ps, v);
 			break;
-		case VK_PORT:
+		case VAL_PORT:
 			ret = parse_range(ps, word, v, 65535);
 			break;
-		case VK_QUEUE:
+		case VAL_QUEUE:
 			ret = parse_range(ps, word, v, 65535);
 			break;
-		case VK_IFNAME:
+		case VAL_IFNAME:
 			ret = parse_ifname(ps, word, v);
 			break;
-		case VK_NET:
+		case VAL_NET:
 			ret = parse_net(ps, word, v);
 			break;
-		case VK_STATE:
+		case VAL_STATE:
 			break;
 		}
 	}
