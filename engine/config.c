@@ -34,6 +34,7 @@ enum key_type {
 	KT_CPU_PIN,
 	KT_LOG_LEVEL,
 	KT_ZONE,
+	KT_WD_ACTION,
 };
 
 struct key_def {
@@ -69,6 +70,8 @@ static const struct key_def keys[] = {
 	{ "queue", "batch_max", KT_UINT, CFG(batch_max), 1, 4096, true, false },
 	{ "queue", "max_hold_us", KT_UINT, CFG(max_hold_us), 1, 1000000, true, false },
 	{ "queue", "malformed", KT_VERDICT, CFG(malformed_drop), 0, 0, true, false },
+	{ "queue", "watchdog_ms", KT_UINT, CFG(watchdog_ms), 0, 60000, true, false },
+	{ "queue", "watchdog", KT_WD_ACTION, CFG(watchdog_stop), 0, 0, true, false },
 	{ "control", "socket", KT_STRING, CFG(control_socket), 0, 0, false, false },
 	{ "control", "group", KT_STRING, CFG(control_group), 0, 0, false, false },
 	{ "control", "metrics_textfile", KT_STRING, CFG(metrics_textfile), 0, 0, true, false },
@@ -104,6 +107,8 @@ void config_defaults(struct nfqe_config *cfg)
 	cfg->batch_max = 256;
 	cfg->max_hold_us = 100;
 	cfg->malformed_drop = false;
+	cfg->watchdog_ms = 200;
+	cfg->watchdog_stop = false;
 	strcpy(cfg->control_socket, NFQE_DEFAULT_SOCKET);
 	cfg->flows_enable = true;
 	cfg->flow_max = 262144;
@@ -325,6 +330,17 @@ static int set_key(struct parse_ctx *pc, const struct key_def *k,
 		}
 		cfg->log_level = lvl;
 		return 0;
+	case KT_WD_ACTION:
+		if (!strcasecmp(value, "accept"))
+			cfg->watchdog_stop = false;
+		else if (!strcasecmp(value, "stop"))
+			cfg->watchdog_stop = true;
+		else {
+			parse_error(pc, "watchdog: '%s' is not accept or stop",
+				    value);
+			return -1;
+		}
+		return 0;
 	case KT_ZONE:
 		if (!strcasecmp(value, "indev")) {
 			cfg->flow_zone_indev = true;
@@ -522,6 +538,7 @@ static bool key_differs(const struct key_def *k, const struct nfqe_config *a,
 		       memcmp(a->cpu_list, b->cpu_list, sizeof(a->cpu_list));
 	case KT_BOOL:
 	case KT_VERDICT:
+	case KT_WD_ACTION:
 		return *(const bool *)fa != *(const bool *)fb;
 	case KT_STRING:
 		return strcmp(fa, fb) != 0;

@@ -61,6 +61,8 @@ struct nfqe_config {
 	unsigned	batch_max;
 	unsigned	max_hold_us;
 	bool		malformed_drop;
+	unsigned	watchdog_ms;		/* 0: off */
+	bool		watchdog_stop;		/* else accept what is queued */
 
 	/* [control] */
 	char		control_socket[256];	/* path, "" off */

@@ -40,6 +40,7 @@ struct engine {
 	struct control		*control;	/* NULL: no control socket */
 	struct flowtable	*ft;		/* NULL: [flows] enable = no */
 	bool			rcu_registered;
+	bool			stuck;		/* a worker did not stop */
 };
 
 #define REAP_PERIOD_NS	100000000ull	/* 10 reaper passes a second */
@@ -52,12 +53,27 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+/* Tunables as published: freed with call_rcu(), so that a reload never
+ * waits for a grace period (a worker stuck in a decide step would hold
+ * the main loop, and with it the watchdog). */
+struct tunables_box {
+	struct nfqe_tunables	t;
+	struct rcu_head		rcu;
+};
+
+static void tunables_free_rcu(struct rcu_head *head)
+{
+	free(caa_container_of(head, struct tunables_box, rcu));
+}
+
 static struct nfqe_tunables *tunables_new(const struct nfqe_config *cfg)
 {
-	struct nfqe_tunables *t = calloc(1, sizeof(*t));
+	struct tunables_box *box = calloc(1, sizeof(*box));
+	struct nfqe_tunables *t;
 
-	if (!t)
+	if (!box)
 		return NULL;
+	t = &box->t;
 	t->batch_max = cfg->batch_max;
 	t->max_hold_us = cfg->max_hold_us;
 	t->malformed_verdict = cfg->malformed_drop ? NF_DROP : NF_ACCEPT;
@@ -283,21 +299,32 @@ err_free:
 	return NULL;
 }
 
+bool engine_stuck(const struct engine *e)
+{
+	return e->stuck;
+}
+
 void engine_free(struct engine *e)
 {
 	if (!e)
 		return;
 	control_free(e->control);
 	for (unsigned i = 0; i < e->nworkers; i++)
-		worker_stop(e->workers[i]);
+		if (worker_stop(e->workers[i], WORKER_STOP_TIMEOUT_MS) < 0)
+			e->stuck = true;
 	for (unsigned i = 0; i < e->nworkers; i++)
 		worker_free(e->workers[i]);
 	free(e->workers);
-	/* no worker holds a flow any more; rcu_barrier() inside */
+	/* no worker holds a flow any more; rcu_barrier() inside. A stuck
+	 * worker would never let a grace period end: leave it all to the
+	 * process exit then. */
+	if (e->stuck)
+		return;
 	flowtable_free(e->ft);
 	if (e->rcu_registered)
 		rcu_unregister_thread();
-	free(e->tunables);
+	if (e->tunables)
+		free(caa_container_of(e->tunables, struct tunables_box, t));
 	if (e->sig_fd >= 0)
 		close(e->sig_fd);
 	free(e->conf_path);
@@ -416,6 +443,8 @@ static int engine_reload_config(struct engine *e)
 	e->cfg.batch_max = cfg.batch_max;
 	e->cfg.max_hold_us = cfg.max_hold_us;
 	e->cfg.malformed_drop = cfg.malformed_drop;
+	e->cfg.watchdog_ms = cfg.watchdog_ms;
+	e->cfg.watchdog_stop = cfg.watchdog_stop;
 	e->cfg.test_decide_delay_us = cfg.test_decide_delay_us;
 	e->cfg.stats_interval = cfg.stats_interval;
 	e->cfg.log_level = cfg.log_level;
@@ -426,8 +455,8 @@ static int engine_reload_config(struct engine *e)
 	log_set_level(cfg.log_level);
 
 	old = rcu_xchg_pointer(&e->tunables, t);
-	synchronize_rcu();	/* every worker has passed a quiescent state */
-	free(old);
+	call_rcu(&caa_container_of(old, struct tunables_box, t)->rcu,
+		 tunables_free_rcu);
 	log_info("reloaded: batch_max %u, max_hold %u us, malformed %s",
 		 t->batch_max, t->max_hold_us,
 		 t->malformed_verdict == NF_DROP ? "drop" : "accept");
@@ -462,6 +491,44 @@ static bool tick_due(uint64_t *next, uint64_t period_ns, uint64_t now)
 	if (*next <= now)
 		*next = now + period_ns;
 	return true;
+}
+
+/*
+ * The worker watchdog: a worker stuck inside one burst (a decide step or
+ * plug-in that hangs) for watchdog_ms. With watchdog = accept, what its
+ * queue holds is accepted and keeps being accepted while it is stuck; with
+ * watchdog = stop, nfqe stops and reports (exit status 1). Returns true to
+ * stop.
+ */
+static bool engine_worker_watchdog(struct engine *e, uint64_t now)
+{
+	uint64_t timeout = (uint64_t)e->cfg.watchdog_ms * 1000000;
+	bool stop = false;
+
+	for (unsigned i = 0; i < e->nworkers; i++) {
+		int ret = worker_watchdog(e->workers[i], now, timeout,
+					  !e->cfg.watchdog_stop);
+
+		if (ret == 0)
+			continue;
+		if (ret < 0) {
+			log_warn("queue %u: watchdog: %s",
+				 worker_queue(e->workers[i]), strerror(-ret));
+			continue;
+		}
+		if (e->cfg.watchdog_stop) {
+			log_err("queue %u: worker stuck for %u ms (watchdog = "
+				"stop): stopping", worker_queue(e->workers[i]),
+				e->cfg.watchdog_ms);
+			stop = true;
+		} else {
+			log_warn("queue %u: worker stuck for %u ms: accepting "
+				 "what its queue holds (watchdog = accept)",
+				 worker_queue(e->workers[i]),
+				 e->cfg.watchdog_ms);
+		}
+	}
+	return stop;
 }
 
 static void engine_status(const struct report *cur,
@@ -513,9 +580,9 @@ int engine_run(struct engine *e)
 {
 	struct report *prev = engine_report(e), *wd_prev = NULL, *cur;
 	uint64_t next_tick = 0, next_metrics = 0, next_wd = 0, wd_usec = 0;
-	uint64_t wd_period = 0, next_reap = 0;
+	uint64_t wd_period = 0, next_reap = 0, next_wwd = 0;
 	bool stop = false;
-	int ret;
+	int ret, status = 0;
 
 	if (notify_watchdog_enabled(&wd_usec))
 		wd_period = wd_usec * 1000 / 2;
@@ -538,6 +605,8 @@ int engine_run(struct engine *e)
 			 &timeout);
 		tick_arm(&next_wd, wd_period, now, &timeout);
 		tick_arm(&next_reap, e->ft ? REAP_PERIOD_NS : 0, now, &timeout);
+		tick_arm(&next_wwd, (uint64_t)e->cfg.watchdog_ms * 250000, now,
+			 &timeout);
 		/* a QSBR reader must not block online: grace periods (the
 		 * workers' flow frees, reloads) would wait for it */
 		rcu_thread_offline();
@@ -597,6 +666,11 @@ int engine_run(struct engine *e)
 		}
 		if (tick_due(&next_wd, wd_period, now))
 			engine_watchdog(e, &wd_prev);
+		if (tick_due(&next_wwd, (uint64_t)e->cfg.watchdog_ms * 250000,
+			     now) && engine_worker_watchdog(e, now)) {
+			stop = true;
+			status = 1;
+		}
 		if (tick_due(&next_reap, e->ft ? REAP_PERIOD_NS : 0, now))
 			flowtable_reap(e->ft, now, e->cfg.flow_max / 64 + 256);
 		rcu_quiescent_state();
@@ -606,8 +680,19 @@ int engine_run(struct engine *e)
 	notify_stopping();
 
 	/* every worker verdicts what it holds and drains its queue */
-	for (unsigned i = 0; i < e->nworkers; i++)
-		worker_stop(e->workers[i]);
+	for (unsigned i = 0; i < e->nworkers; i++) {
+		/* after the watchdog said stop, a worker is known stuck */
+		unsigned ms = status ? e->cfg.watchdog_ms :
+				       WORKER_STOP_TIMEOUT_MS;
+
+		if (worker_stop(e->workers[i], ms) < 0) {
+			log_err("queue %u: worker did not stop within %u ms; "
+				"exiting, the kernel releases its queue",
+				worker_queue(e->workers[i]), ms);
+			e->stuck = true;
+			status = 1;
+		}
+	}
 	cur = engine_report(e);
 	if (cur) {
 		report_print_table(stderr, cur);
@@ -615,5 +700,5 @@ int engine_run(struct engine *e)
 		engine_write_metrics(e, cur);
 		free(cur);
 	}
-	return 0;
+	return status;
 }

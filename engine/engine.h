@@ -66,6 +66,11 @@ struct engine *engine_new(const struct nfqe_config *cfg, const char *conf_path,
 /* Stop every worker (each verdicts and drains what it holds), unbind. */
 void engine_free(struct engine *e);
 
+/* Whether a worker did not stop (a decide step that hangs). Then the
+ * process must leave with _exit(): library destructors would wait for a
+ * grace period the stuck worker never grants. */
+bool engine_stuck(const struct engine *e);
+
 /* The signal loop: returns the exit status once SIGTERM/SIGINT came. */
 int engine_run(struct engine *e);
 

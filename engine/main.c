@@ -47,7 +47,7 @@ int main(int argc, char **argv)
 	};
 	struct nfqe_config cfg;
 	const char *conf_path = NULL, *queues = NULL;
-	bool check = false;
+	bool check = false, stuck;
 	char err[4096];
 	struct engine *e;
 	int c, ret;
@@ -116,7 +116,12 @@ int main(int argc, char **argv)
 	if (!e)
 		return 1;
 	ret = engine_run(e);
+	stuck = engine_stuck(e);
 	engine_free(e);
 	log_info("stopped");
+	if (stuck) {
+		fflush(NULL);
+		_exit(ret);
+	}
 	return ret;
 }

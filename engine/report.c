@@ -114,6 +114,8 @@ static void json_stats(FILE *f, const struct worker_stats *s,
 		",\"flush_stop\":%" PRIu64 ",\"enobufs\":%" PRIu64
 		",\"malformed\":%" PRIu64 ",\"send_errors\":%" PRIu64
 		",\"kernel_errors\":%" PRIu64 ",\"flow_untracked\":%" PRIu64 ",\"ct_race_held\":%" PRIu64
+		",\"wd_events\":%" PRIu64 ",\"wd_accepted\":%" PRIu64
+		",\"wd_skipped\":%" PRIu64
 		",\"cpu_ns\":%" PRIu64,
 		s->packets, s->bytes, s->verdicts[VK_ACCEPT],
 		s->verdicts[VK_DROP], s->verdicts[VK_REPEAT],
@@ -124,7 +126,7 @@ static void json_stats(FILE *f, const struct worker_stats *s,
 		s->flush_reason[FLUSH_BATCH_FULL], s->flush_reason[FLUSH_HOLD],
 		s->flush_reason[FLUSH_STOP], s->enobufs, s->malformed,
 		s->send_errors, s->kernel_errors, s->flow_untracked,
-		s->ct_race_held,
+		s->ct_race_held, s->wd_events, s->wd_accepted, s->wd_skipped,
 		s->cpu_ns);
 	fprintf(f, ",\"malformed_by\":{");
 	for (int e = 1; e < PKT_ERR_MAX; e++)

@@ -542,6 +542,38 @@ static void test_oldest(void **state)
 	vbatch_free(vb);
 }
 
+/* The watchdog verdicted ids up to N: those held are dropped, a prefix. */
+static void test_drop_upto(void **state)
+{
+	struct vbatch *vb = new_vb(1, 8);
+	struct vbatch_out out;
+	struct msg m[8];
+
+	add(vb, 10, NF_ACCEPT, NO_MARK);
+	add(vb, 11, NF_DROP, NO_MARK);
+	add(vb, 12, NF_ACCEPT, NO_MARK);
+	assert_int_equal(vbatch_drop_upto(vb, 9), 0);
+	assert_int_equal(vbatch_count(vb), 3);
+	assert_int_equal(vbatch_drop_upto(vb, 11), 2);
+	assert_int_equal(vbatch_count(vb), 1);
+	assert_int_equal(vbatch_oldest_ns(vb), 1012);
+	vbatch_build(vb, 1, &out);
+	assert_int_equal(parse(&out, m, 8), 1);
+	assert_int_equal(m[0].id, 12);
+	assert_int_equal(vbatch_drop_upto(vb, 12), 1);
+	assert_int_equal(vbatch_count(vb), 0);
+	vbatch_reset(vb);
+
+	/* wrap-safe: 0xfffffffe and 0xffffffff are before 1 */
+	add(vb, 0xfffffffe, NF_ACCEPT, NO_MARK);
+	add(vb, 0xffffffff, NF_ACCEPT, NO_MARK);
+	add(vb, 0, NF_ACCEPT, NO_MARK);
+	add(vb, 1, NF_ACCEPT, NO_MARK);
+	assert_int_equal(vbatch_drop_upto(vb, 0), 3);
+	assert_int_equal(vbatch_count(vb), 1);
+	vbatch_free(vb);
+}
+
 static void test_account_hold(void **state)
 {
 	struct vbatch *vb = new_vb(1, 16);
@@ -660,6 +692,7 @@ int main(void)
 		cmocka_unit_test(test_due),
 		cmocka_unit_test(test_due_cap),
 		cmocka_unit_test(test_oldest),
+		cmocka_unit_test(test_drop_upto),
 		cmocka_unit_test(test_account_hold),
 		cmocka_unit_test(test_account_hold_clock),
 		cmocka_unit_test(test_worst_case_size),

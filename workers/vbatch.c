@@ -191,6 +191,21 @@ void vbatch_account_hold(const struct vbatch *vb, uint64_t now_ns,
 	}
 }
 
+unsigned vbatch_drop_upto(struct vbatch *vb, uint32_t id)
+{
+	unsigned n = 0;
+
+	/* entries are in arrival (id) order: the dropped ones are a prefix */
+	while (n < vb->count && (int32_t)(vb->entry[n].id - id) <= 0)
+		n++;
+	if (n) {
+		memmove(vb->entry, vb->entry + n,
+			(vb->count - n) * sizeof(vb->entry[0]));
+		vb->count -= n;
+	}
+	return n;
+}
+
 void vbatch_reset(struct vbatch *vb)
 {
 	vb->count = 0;

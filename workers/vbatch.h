@@ -77,6 +77,12 @@ void vbatch_build(struct vbatch *vb, uint32_t seq, struct vbatch_out *ret);
 void vbatch_account_hold(const struct vbatch *vb, uint64_t now_ns,
 			 struct hist *h);
 
+/*
+ * vbatch_drop_upto - forget the held verdicts of ids up to @id (wrap-safe):
+ * someone else (the watchdog) already verdicted them. Returns how many.
+ */
+unsigned vbatch_drop_upto(struct vbatch *vb, uint32_t id);
+
 /* Forget everything held. */
 void vbatch_reset(struct vbatch *vb);
 

@@ -73,6 +73,7 @@ struct worker {
 	pthread_t		thread;
 	bool			started;
 	bool			unbound;
+	bool			stuck;		/* did not stop in time */
 
 	/* owned by the worker thread */
 	struct vbatch		*vb;
@@ -87,6 +88,15 @@ struct worker {
 	struct ratelimit	rl_err;
 
 	int			stop;		/* set by worker_stop() */
+
+	/* watchdog: written by the worker, read by the engine thread */
+	uint64_t		busy_since;	/* burst start, 0 when idle */
+	uint32_t		wd_upto;	/* ids the watchdog verdicted */
+	int			wd_valid;
+	/* watchdog: engine thread only */
+	uint64_t		wd_packets;	/* st.packets at the last check */
+	uint64_t		wd_since;	/* no progress since */
+	char			*wd_txbuf;
 
 	/* hot counters, written by the worker only */
 	struct worker_stats	st __attribute__((aligned(64)));
@@ -268,8 +278,10 @@ static int wk_buffers_alloc(struct worker *w)
 	w->msgs = calloc(n, sizeof(*w->msgs));
 	w->iov = calloc(n, sizeof(*w->iov));
 	w->txbuf = malloc(MNL_SOCKET_BUFFER_SIZE);
+	w->wd_txbuf = malloc(MNL_SOCKET_BUFFER_SIZE);
 	w->vb = vbatch_new(w->p.queue, w->p.batch_cap);
-	if (!w->rxbuf || !w->msgs || !w->iov || !w->txbuf || !w->vb)
+	if (!w->rxbuf || !w->msgs || !w->iov || !w->txbuf || !w->wd_txbuf ||
+	    !w->vb)
 		return -ENOMEM;
 	for (unsigned i = 0; i < n; i++) {
 		w->iov[i].iov_base = w->rxbuf + i * w->rx_slot;
@@ -351,6 +363,9 @@ static void wk_flush(struct worker *w, enum worker_flush_reason reason)
 	struct vbatch_out out;
 	uint64_t t;
 
+	if (__atomic_load_n(&w->wd_valid, __ATOMIC_ACQUIRE))
+		vbatch_drop_upto(w->vb, __atomic_load_n(&w->wd_upto,
+							__ATOMIC_RELAXED));
 	if (!vbatch_count(w->vb))
 		return;
 	vbatch_build(w->vb, w->seq + 1, &out);
@@ -471,6 +486,13 @@ static void wk_handle_packet(struct worker *w, const struct nlmsghdr *nlh,
 	}
 	ST_ADD(w->st.packets, 1);
 	ST_ADD(w->st.bytes, msg.wire_len ? msg.wire_len : msg.len);
+	if (__atomic_load_n(&w->wd_valid, __ATOMIC_ACQUIRE) &&
+	    (int32_t)(msg.id - __atomic_load_n(&w->wd_upto,
+					       __ATOMIC_RELAXED)) <= 0) {
+		/* the watchdog accepted it while this worker was stuck */
+		ST_ADD(w->st.wd_skipped, 1);
+		return;
+	}
 
 	perr = pkt_parse(msg.payload, msg.len, msg.wire_len, &pkt);
 	if (perr) {
@@ -553,6 +575,7 @@ static int wk_recv_burst(struct worker *w)
 		return -errno;
 	}
 	recv_ns = now_ns();
+	__atomic_store_n(&w->busy_since, recv_ns, __ATOMIC_RELAXED);
 	w->flushed_mid_burst = false;
 	tun = rcu_dereference(*w->p.tunables);
 	ST_ADD(w->st.bursts, 1);
@@ -574,6 +597,7 @@ static int wk_recv_burst(struct worker *w)
 			      recv_ns);
 	}
 	wk_flush(w, FLUSH_BURST_END);
+	__atomic_store_n(&w->busy_since, 0, __ATOMIC_RELAXED);
 	return n;
 }
 
@@ -702,25 +726,45 @@ int worker_start(struct worker *w)
 	return 0;
 }
 
-void worker_stop(struct worker *w)
+int worker_stop(struct worker *w, unsigned timeout_ms)
 {
+	struct timespec deadline;
 	uint64_t one = 1;
+	int ret;
 
 	if (!w || !w->started)
-		return;
+		return 0;
+	if (w->stuck)
+		return -ETIMEDOUT;
 	__atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE);
 	if (write(w->stop_fd, &one, sizeof(one)) < 0)
 		log_warn("queue %u: waking worker: %s", w->p.queue,
 			 strerror(errno));
-	pthread_join(w->thread, NULL);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	ret = pthread_timedjoin_np(w->thread, NULL, &deadline);
+	if (ret) {
+		/* stuck (a decide step that hangs): leave it; the process
+		 * exits and the kernel releases the queue */
+		w->stuck = true;
+		return -ret;
+	}
 	w->started = false;
+	return 0;
 }
 
 void worker_free(struct worker *w)
 {
 	if (!w)
 		return;
-	worker_stop(w);
+	worker_stop(w, WORKER_STOP_TIMEOUT_MS);
+	if (w->stuck)
+		return;	/* its thread still runs: leak it, never free under it */
 	if (w->nl && !w->unbound) {
 		int ret = wk_unbind(w);
 
@@ -737,7 +781,47 @@ void worker_free(struct worker *w)
 	free(w->msgs);
 	free(w->iov);
 	free(w->txbuf);
+	free(w->wd_txbuf);
 	free(w);
+}
+
+int worker_watchdog(struct worker *w, uint64_t now_ns, uint64_t timeout_ns,
+		    bool accept)
+{
+	uint64_t busy = __atomic_load_n(&w->busy_since, __ATOMIC_RELAXED);
+	uint64_t packets = __atomic_load_n(&w->st.packets, __ATOMIC_RELAXED);
+	struct nfq_kstats ks;
+	struct nlmsghdr *nlh;
+	int ret;
+
+	if (!busy || packets != w->wd_packets) {
+		w->wd_packets = packets;
+		w->wd_since = now_ns;
+		return 0;
+	}
+	if (now_ns - w->wd_since < timeout_ns)
+		return 0;
+	/* stuck: no packet finished for timeout_ns inside one burst */
+	ST_ADD(w->st.wd_events, 1);
+	w->wd_since = now_ns;
+	if (!accept)
+		return 1;
+	ret = nfq_kstats_read(NULL, w->p.queue, &ks);
+	if (ret < 0)
+		return ret;
+	if (!ks.queue_total)
+		return 1;
+	/* only the socket that bound the queue may verdict on it: use the
+	 * worker's socket, from this thread; netlink sends are atomic */
+	nlh = nfq_nlmsg_put(w->wd_txbuf, NFQNL_MSG_VERDICT_BATCH, w->p.queue);
+	nfq_nlmsg_verdict_put(nlh, (int)(uint32_t)ks.id_sequence, NF_ACCEPT);
+	__atomic_store_n(&w->wd_upto, (uint32_t)ks.id_sequence,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&w->wd_valid, 1, __ATOMIC_RELEASE);
+	if (mnl_socket_sendto(w->nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	ST_ADD(w->st.wd_accepted, ks.queue_total);
+	return 1;
 }
 
 unsigned worker_queue(const struct worker *w)

@@ -126,6 +126,10 @@ struct worker_stats {
 	uint64_t	kernel_errors;	/* NLMSG_ERROR replies to verdicts */
 	uint64_t	flow_untracked;	/* packets with no flow record (table
 					 * full, no memory, no key) */
+	uint64_t	wd_events;	/* watchdog found the worker stuck */
+	uint64_t	wd_accepted;	/* packets the watchdog accepted */
+	uint64_t	wd_skipped;	/* received after the watchdog had
+					 * already verdicted them */
 	uint64_t	ct_race_held;	/* packets of a new flow received while
 					 * an earlier one of it was held here
 					 * (the conntrack race; lower bound) */
@@ -146,15 +150,32 @@ struct worker *worker_new(const struct worker_params *p, char *err,
 /* Start the thread. 0 or -errno. */
 int worker_start(struct worker *w);
 
-/*
- * Ask the worker to stop, wait for it: it verdicts everything it holds,
- * then (with fail-open) shrinks the kernel queue to 0 so new packets pass,
- * drains what is queued, and exits. Engine thread only.
- */
-void worker_stop(struct worker *w);
+#define WORKER_STOP_TIMEOUT_MS	3000
 
-/* Unbind the queue, close the socket, free. NULL is fine. */
+/*
+ * Ask the worker to stop, wait for it at most @timeout_ms: it verdicts
+ * everything it holds, then (with fail-open) shrinks the kernel queue to 0
+ * so new packets pass, drains what is queued, and exits. Returns 0, or
+ * -ETIMEDOUT when the thread is stuck (a decide step that hangs): then it
+ * is left running, and worker_free() leaves it alone; the process should
+ * exit, which releases the queue. Engine thread only.
+ */
+int worker_stop(struct worker *w, unsigned timeout_ms);
+
+/* Unbind the queue, close the socket, free. NULL is fine. A stuck worker
+ * (see worker_stop()) is left as it is. */
 void worker_free(struct worker *w);
+
+/*
+ * worker_watchdog - called periodically by the engine thread (and only
+ * there). The worker is stuck when it has been inside one burst, without
+ * finishing a packet, for @timeout_ns. With @accept, everything the kernel
+ * holds in the queue is then accepted at once on the worker's socket (a
+ * verdict batch up to the queue's id sequence); the worker skips those ids
+ * when it comes back. Returns 1 when stuck, 0 otherwise, -errno on error.
+ */
+int worker_watchdog(struct worker *w, uint64_t now_ns, uint64_t timeout_ns,
+		    bool accept);
 
 unsigned worker_queue(const struct worker *w);
 int worker_cpu(const struct worker *w);
