@@ -59,6 +59,8 @@ static const struct key_def keys[] = {
 	{ "engine", "stats_interval", KT_UINT, CFG(stats_interval), 0, 3600, true, false },
 	{ "engine", "stats_json", KT_STRING, CFG(stats_json), 0, 0, true, false },
 	{ "engine", "log_level", KT_LOG_LEVEL, CFG(log_level), 0, 0, true, false },
+	{ "engine", "user", KT_STRING, CFG(user), 0, 0, false, false },
+	{ "engine", "seccomp", KT_BOOL, CFG(seccomp), 0, 0, false, false },
 	{ "queue", "cpu_pin", KT_CPU_PIN, 0, 0, 0, false, false },
 	{ "queue", "copy_range", KT_UINT, CFG(copy_range), 64, 65531, false, false },
 	{ "queue", "queue_maxlen", KT_UINT, CFG(queue_maxlen), 1, 1u << 24, false, false },
@@ -96,6 +98,7 @@ void config_defaults(struct nfqe_config *cfg)
 	cfg->queue_last = 1;
 	cfg->mode = MODE_FORWARD;
 	cfg->log_level = LOG_INFO;
+	cfg->seccomp_cli = -1;
 	cfg->cpu_pin = PIN_AUTO;
 	cfg->copy_range = 65531;
 	cfg->queue_maxlen = 8192;

@@ -46,6 +46,9 @@ struct nfqe_config {
 	unsigned	stats_interval;		/* s, 0: off */
 	char		stats_json[256];	/* path, "" off */
 	int		log_level;
+	char		user[256];	/* "" nfqe, else nobody; "root" */
+	bool		seccomp;
+	int		seccomp_cli;	/* -1, or --seccomp: 0/1 over the file */
 
 	/* [queue] */
 	enum cpu_pin_mode cpu_pin;

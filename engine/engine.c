@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -26,6 +27,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "privdrop.h"
 
 #define BATCH_CAP	4096	/* largest batch_max a reload may set */
 
@@ -81,8 +83,23 @@ static struct nfqe_tunables *tunables_new(const struct nfqe_config *cfg)
 	return t;
 }
 
+/*
+ * liburcu's hash table resize thread unblocks SIGUSR1 (SIGRCU, for its
+ * signal flavour), so the kernel delivers a process-wide SIGUSR1 there;
+ * by default it would kill nfqe. Pass it on to the main thread (tid ==
+ * pid), where it stays pending, blocked, until the signalfd reads it.
+ */
+static void engine_signal_forward(int sig)
+{
+	int saved = errno;
+
+	syscall(SYS_tgkill, getpid(), getpid(), sig);
+	errno = saved;
+}
+
 static int engine_signals(struct engine *e)
 {
+	struct sigaction sa = { .sa_handler = engine_signal_forward };
 	sigset_t set;
 
 	sigemptyset(&set);
@@ -95,6 +112,10 @@ static int engine_signals(struct engine *e)
 	/* blocked before any worker exists, so every thread inherits it and
 	 * only the signalfd sees the signals */
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
+		return -1;
+	sigfillset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	if (sigaction(SIGUSR1, &sa, NULL) || sigaction(SIGUSR2, &sa, NULL))
 		return -1;
 	sigdelset(&set, SIGPIPE);
 	e->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -203,12 +224,35 @@ void engine_flows_metrics(void *ctx, FILE *out)
 		s.deleted, s.races_lost, s.full, s.alloc_failed);
 }
 
+/*
+ * Every queue is bound and every privileged descriptor open, no worker
+ * runs yet: become the configured user (CAP_NET_ADMIN only), install
+ * the seccomp allowlist if asked, and warn about files the user cannot
+ * reach.
+ */
+static int engine_privdrop(struct engine *e)
+{
+	const struct privdrop_params p = {
+		.user = e->cfg.user,
+		.seccomp = e->cfg.seccomp,
+	};
+	const char *const writes[] = {
+		e->cfg.stats_json, e->cfg.metrics_textfile,
+	};
+	int ret = privdrop_apply(&p);
+
+	if (ret == 0)
+		privdrop_check_access(e->conf_path, writes, 2);
+	return ret;
+}
+
 struct engine *engine_new(const struct nfqe_config *cfg, const char *conf_path,
 			  const char *cli_queues)
 {
 	struct engine *e = calloc(1, sizeof(*e));
 	unsigned n = cfg->queue_last - cfg->queue_first + 1;
 	char err[256];
+	int ret;
 
 	if (!e)
 		return NULL;
@@ -229,14 +273,6 @@ struct engine *engine_new(const struct nfqe_config *cfg, const char *conf_path,
 	/* the main thread reads flows (reaper, dumps): a QSBR reader too */
 	rcu_register_thread();
 	e->rcu_registered = true;
-	if (cfg->flows_enable) {
-		e->ft = engine_flowtable_new(cfg);
-		if (!e->ft) {
-			log_err("flow table (flow_max %u): %s", cfg->flow_max,
-				strerror(errno));
-			goto err_free;
-		}
-	}
 	for (unsigned i = 0; i < n; i++) {
 		struct worker_params p = {
 			.queue = (uint16_t)(cfg->queue_first + i),
@@ -252,7 +288,6 @@ struct engine *engine_new(const struct nfqe_config *cfg, const char *conf_path,
 			.tunables = &e->tunables,
 			.decide = policy_decide,
 			.decide_ctx = e,
-			.ft = e->ft,
 			.flow_zone = cfg->flow_zone,
 			.flow_zone_indev = cfg->flow_zone_indev,
 		};
@@ -264,9 +299,43 @@ struct engine *engine_new(const struct nfqe_config *cfg, const char *conf_path,
 		}
 		e->nworkers++;
 	}
+	/* the socket appearing means every queue is bound; created before
+	 * the privilege drop: it may need chown and a root-owned directory */
+	if (cfg->control_socket[0]) {
+		e->control = control_new(e, cfg->control_socket,
+					 cfg->control_group, err, sizeof(err));
+		if (!e->control) {
+			log_err("%s", err);
+			goto err_free;
+		}
+		if (cfg->flows_enable) {
+			control_set_flows(e->control, engine_flows_print, e);
+			control_set_metrics_hook(e->control,
+						 engine_flows_metrics, e);
+		}
+	}
+	/* mode 0440 root: open it while still root */
+	ret = nfq_kstats_open();
+	if (ret < 0)
+		log_warn("/proc/net/netfilter/nfnetlink_queue: %s: no kernel "
+			 "queue counters (reports, watchdog, drain check)",
+			 strerror(-ret));
+	if (engine_privdrop(e) < 0)
+		goto err_free;
+	/* Threads only from here on, so that they inherit the dropped
+	 * privileges and the filter: liburcu starts the hash table's resize
+	 * thread in flowtable_new(), then the workers. */
+	if (cfg->flows_enable) {
+		e->ft = engine_flowtable_new(cfg);
+		if (!e->ft) {
+			log_err("flow table (flow_max %u): %s", cfg->flow_max,
+				strerror(errno));
+			goto err_free;
+		}
+	}
 	for (unsigned i = 0; i < e->nworkers; i++) {
-		int ret = worker_start(e->workers[i]);
-
+		worker_set_flowtable(e->workers[i], e->ft);
+		ret = worker_start(e->workers[i]);
 		if (ret < 0) {
 			log_err("queue %u: starting worker thread: %s",
 				worker_queue(e->workers[i]), strerror(-ret));
@@ -278,20 +347,6 @@ struct engine *engine_new(const struct nfqe_config *cfg, const char *conf_path,
 		 cfg->queue_last, e->nworkers, e->nworkers > 1 ? "s" : "",
 		 cfg->fail_open ? "on" : "off", cfg->batch_max,
 		 cfg->max_hold_us);
-	/* last: the socket appearing means every queue is bound */
-	if (cfg->control_socket[0]) {
-		e->control = control_new(e, cfg->control_socket,
-					 cfg->control_group, err, sizeof(err));
-		if (!e->control) {
-			log_err("%s", err);
-			goto err_free;
-		}
-		if (e->ft) {
-			control_set_flows(e->control, engine_flows_print, e);
-			control_set_metrics_hook(e->control,
-						 engine_flows_metrics, e);
-		}
-	}
 	return e;
 
 err_free:
@@ -320,6 +375,7 @@ void engine_free(struct engine *e)
 	 * process exit then. */
 	if (e->stuck)
 		return;
+	nfq_kstats_close();
 	flowtable_free(e->ft);
 	if (e->rcu_registered)
 		rcu_unregister_thread();
@@ -425,6 +481,9 @@ static int engine_reload_config(struct engine *e)
 	if (e->cli_queues)
 		config_parse_queues(e->cli_queues, &cfg.queue_first,
 				    &cfg.queue_last);
+	cfg.seccomp_cli = e->cfg.seccomp_cli;
+	if (cfg.seccomp_cli >= 0)
+		cfg.seccomp = cfg.seccomp_cli;
 	if (config_check(&cfg, err, sizeof(err)) < 0) {
 		log_err("reload failed, the running config stays: %s", err);
 		return -1;

@@ -17,7 +17,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: nfqe [-c FILE] [-q A:B] [--check]\n"
+		"usage: nfqe [-c FILE] [-q A:B] [--seccomp yes|no] [--check]\n"
 		"       nfqe rules [--queues A:B] [--mode forward|raw]\n"
 		"\n"
 		"Multi-queue NFQUEUE verdict engine: one worker thread per queue\n"
@@ -26,6 +26,7 @@ static void usage(FILE *f)
 		"  -c, --config FILE   config file (default %s if it exists,\n"
 		"                      else built-in defaults)\n"
 		"  -q, --queues A:B    queue range, overrides [engine] queues\n"
+		"      --seccomp yes|no  overrides [engine] seccomp\n"
 		"      --check         validate the config and exit\n"
 		"  -V, --version       print the version and exit\n"
 		"  -h, --help          this help\n"
@@ -41,6 +42,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "queues", required_argument, NULL, 'q' },
 		{ "check", no_argument, NULL, 'C' },
+		{ "seccomp", required_argument, NULL, 'S' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -48,6 +50,7 @@ int main(int argc, char **argv)
 	struct nfqe_config cfg;
 	const char *conf_path = NULL, *queues = NULL;
 	bool check = false, stuck;
+	int seccomp = -1;
 	char err[4096];
 	struct engine *e;
 	int c, ret;
@@ -66,6 +69,14 @@ int main(int argc, char **argv)
 		case 'C':
 			check = true;
 			break;
+		case 'S':
+			if (!strcmp(optarg, "yes") || !strcmp(optarg, "no")) {
+				seccomp = !strcmp(optarg, "yes");
+				break;
+			}
+			fprintf(stderr, "nfqe: --seccomp '%s' is not yes or "
+				"no\n", optarg);
+			return 2;
 		case 'V':
 			printf("nfqe %s\n", NFQE_VERSION);
 			return 0;
@@ -98,6 +109,10 @@ int main(int argc, char **argv)
 			NFQE_MAX_QUEUES);
 		return 2;
 	}
+	/* kept by reloads, as -q is */
+	cfg.seccomp_cli = seccomp;
+	if (seccomp >= 0)
+		cfg.seccomp = seccomp;
 	if (config_check(&cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "nfqe: %s\n", err);
 		return 1;

@@ -22,6 +22,10 @@ require_root() {
 }
 
 T=$(mktemp -d /tmp/nfqe-test.XXXXXX)
+# nfqe runs as this user once started (nfqe.conf(5) [engine] user): it
+# writes stats files and removes its control socket in $T
+NFQE_USER=$(id -un nfqe 2>/dev/null || echo nobody)
+chown "$NFQE_USER" "$T" 2>/dev/null || true
 PIDS=()
 
 cleanup() {

@@ -71,6 +71,10 @@ CONF
 "$LISTEN" "$T/notify.sock" >"$T/notify.log" 2>"$T/notify.err" &
 PIDS+=($!)
 wait_for 10 test -S "$T/notify.sock" || fail "notify-listen did not start"
+# nfqe sends as its unprivileged user; systemd's socket is mode 0666 too
+chmod 666 "$T/notify.sock"
+# and removes its socket at exit as that user: the directory must let it
+install -d -m 755 -o "$NFQE_USER" "$T/run"
 NOTIFY_SOCKET=$T/notify.sock WATCHDOG_USEC=1000000 \
 	ip netns exec "$LAB_RTR" "$NFQE" -c "$T/nfqe.conf" >"$T/nfqe.out" 2>"$T/nfqe.err" &
 NFQE_PID=$!

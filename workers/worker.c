@@ -705,6 +705,11 @@ static void *worker_main(void *arg)
 
 /* ---- life cycle and stats ------------------------------------------- */
 
+void worker_set_flowtable(struct worker *w, struct flowtable *ft)
+{
+	w->p.ft = ft;
+}
+
 int worker_start(struct worker *w)
 {
 	pthread_attr_t attr;
@@ -845,13 +850,82 @@ void worker_stats_read(const struct worker *w, struct worker_stats *ret)
 	hist_snapshot(&w->st.hold, &ret->hold);
 }
 
+#define NFQ_KSTATS_PATH	"/proc/net/netfilter/nfnetlink_queue"
+
+/* The kernel's queue table, opened while root (nfq_kstats_open()). */
+static int kstats_fd = -1;
+
+int nfq_kstats_open(void)
+{
+	int fd = open(NFQ_KSTATS_PATH, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	nfq_kstats_close();
+	kstats_fd = fd;
+	return 0;
+}
+
+void nfq_kstats_close(void)
+{
+	if (kstats_fd >= 0)
+		close(kstats_fd);
+	kstats_fd = -1;
+}
+
+/*
+ * The whole table through the kept descriptor, as a stream. pread() from
+ * offset 0 makes the kernel's seq_file start over, so every call sees
+ * fresh counters, and concurrent readers do not share a file position.
+ */
+static FILE *kstats_snapshot(char **ret_buf)
+{
+	size_t len = 0, cap = 0;
+	char *buf = NULL, *bigger;
+	ssize_t n;
+	FILE *f;
+
+	do {
+		if (cap - len < 4096) {
+			cap = cap * 2 + 4096;
+			bigger = realloc(buf, cap);
+			if (!bigger) {
+				free(buf);
+				errno = ENOMEM;
+				return NULL;
+			}
+			buf = bigger;
+		}
+		n = pread(kstats_fd, buf + len, cap - len, (off_t)len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			free(buf);
+			return NULL;
+		}
+		len += (size_t)n;
+	} while (n > 0);
+	f = len ? fmemopen(buf, len, "r") : NULL;
+	if (!f) {
+		free(buf);
+		if (!len)
+			errno = ENOENT;	/* no queue bound in this netns */
+		return NULL;
+	}
+	*ret_buf = buf;
+	return f;
+}
+
 int nfq_kstats_read(const char *path, unsigned queue, struct nfq_kstats *ret)
 {
-	char line[256];
-	FILE *f = fopen(path ? path : "/proc/net/netfilter/nfnetlink_queue",
-			"re");
+	char line[256], *buf = NULL;
+	FILE *f;
 	int found = -ENOENT;
 
+	if (!path && kstats_fd >= 0)
+		f = kstats_snapshot(&buf);
+	else
+		f = fopen(path ? path : NFQ_KSTATS_PATH, "re");
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
@@ -870,5 +944,6 @@ int nfq_kstats_read(const char *path, unsigned queue, struct nfq_kstats *ret)
 		}
 	}
 	fclose(f);
+	free(buf);
 	return found;
 }

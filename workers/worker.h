@@ -147,6 +147,14 @@ struct worker_stats {
 struct worker *worker_new(const struct worker_params *p, char *err,
 			  size_t errlen);
 
+/*
+ * Give @w the flow table @ft (NULL: none), in place of @p->ft, before
+ * worker_start(): the engine creates the table (and liburcu its resize
+ * thread) only after dropping privileges, which is after binding.
+ * Engine thread only.
+ */
+void worker_set_flowtable(struct worker *w, struct flowtable *ft);
+
 /* Start the thread. 0 or -errno. */
 int worker_start(struct worker *w);
 
@@ -197,9 +205,19 @@ struct nfq_kstats {
 
 /*
  * nfq_kstats_read - read the row for @queue from @path (NULL: the /proc
- * file of the calling thread's network namespace). 0, -ENOENT when the
- * queue has no row (unbound), or -errno.
+ * file of the calling thread's network namespace, through the descriptor
+ * nfq_kstats_open() keeps, if it was called). 0, -ENOENT when the queue
+ * has no row (unbound), or -errno. Any thread.
  */
 int nfq_kstats_read(const char *path, unsigned queue, struct nfq_kstats *ret);
+
+/*
+ * nfq_kstats_open - open /proc/net/netfilter/nfnetlink_queue once and keep
+ * it for nfq_kstats_read(NULL, ...). The file is mode 0440 root: open it
+ * before dropping privileges. 0 or -errno. nfq_kstats_close() closes it.
+ * Engine thread only, while no worker runs.
+ */
+int nfq_kstats_open(void);
+void nfq_kstats_close(void);
 
 #endif
