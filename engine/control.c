@@ -48,6 +48,8 @@ struct control {
 	void			*flows_ctx;
 	metrics_hook_fn		metrics_hook;
 	void			*metrics_hook_ctx;
+	control_takeover_fn	takeover;
+	void			*takeover_ctx;
 };
 
 static uint64_t now_ns(void)
@@ -215,14 +217,27 @@ err_free:
 	return NULL;
 }
 
+void control_release(struct control *c)
+{
+	if (!c || c->fd < 0)
+		return;
+	close(c->fd);
+	unlink(c->path);
+	c->fd = -1;
+}
+
+void control_set_takeover(struct control *c, control_takeover_fn fn,
+			  void *ctx)
+{
+	c->takeover = fn;
+	c->takeover_ctx = ctx;
+}
+
 void control_free(struct control *c)
 {
 	if (!c)
 		return;
-	if (c->fd >= 0) {
-		close(c->fd);
-		unlink(c->path);
-	}
+	control_release(c);
 	free(c->path);
 	free(c->group);
 	free(c);
@@ -599,6 +614,22 @@ static void control_serve(struct control *c, int fd)
 	}
 	log_debug("control: pid %d uid %u: %s", (int)cr.pid,
 		  (unsigned)cr.uid, req);
+	if (!strncmp(req, "takeover", 8) && (!req[8] || req[8] == ' ')) {
+		/* hands out the bound queues: root only, whatever the group */
+		if (cr.uid != 0)
+			snprintf(err, sizeof(err), "permission denied");
+		else if (!c->takeover)
+			snprintf(err, sizeof(err), "takeover not supported");
+		else if (c->takeover(c->takeover_ctx, fd, req[8] ?
+				     req + 9 : "", err, sizeof(err)) == 0)
+			return;
+		if (asprintf(&body, "error: %s\n", err) >= 0) {
+			write_all(fd, body, strlen(body), now_ns() +
+				  CTL_WRITE_MS * 1000000ull);
+			free(body);
+		}
+		return;
+	}
 
 	out = open_memstream(&body, &body_len);
 	if (!out)

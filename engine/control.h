@@ -58,6 +58,20 @@ void control_handle(struct control *c);
  * "error: flows: no flow table in this build". */
 void control_set_flows(struct control *c, control_flows_fn fn, void *ctx);
 
+/*
+ * The "takeover A:B" request (root peers only): @fn answers on the
+ * connection @conn itself (takeover.h) and returns 0, or -1 with a reason
+ * in @err that the control socket sends as "error: ...".
+ */
+typedef int (*control_takeover_fn)(void *ctx, int conn, const char *arg,
+				   char *err, size_t errlen);
+void control_set_takeover(struct control *c, control_takeover_fn fn,
+			  void *ctx);
+
+/* Close and unlink the listening socket now (a takeover: the next nfqe
+ * creates its own); control_fd() is -1 afterwards. */
+void control_release(struct control *c);
+
 /* More metric families for the `metrics` answer (see metrics.h). */
 void control_set_metrics_hook(struct control *c, metrics_hook_fn fn,
 			      void *ctx);

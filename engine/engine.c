@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "notify.h"
 #include "privdrop.h"
+#include "takeover.h"
 
 #define BATCH_CAP	4096	/* largest batch_max a reload may set */
 
@@ -43,6 +44,9 @@ struct engine {
 	struct flowtable	*ft;		/* NULL: [flows] enable = no */
 	bool			rcu_registered;
 	bool			stuck;		/* a worker did not stop */
+	bool			handed_over;	/* takeover: queues given away */
+	uint64_t		takeover_from;	/* CLOCK_MONOTONIC of the pause */
+	uint64_t		takeover_gap_ns; /* pause to our workers' start */
 };
 
 #define REAP_PERIOD_NS	100000000ull	/* 10 reaper passes a second */
@@ -246,11 +250,94 @@ static int engine_privdrop(struct engine *e)
 	return ret;
 }
 
+/*
+ * The running side of a takeover (control socket request "takeover A:B"):
+ * pause every worker (each sends what it holds), give up the control
+ * socket, send the bound sockets. The engine loop then ends without
+ * unbinding anything.
+ */
+static int engine_takeover_give(void *ctx, int conn, const char *arg,
+				char *err, size_t errlen)
+{
+	struct engine *e = ctx;
+	unsigned first, last, paused = 0;
+	unsigned queues[TAKEOVER_MAX_QUEUES];
+	int fds[TAKEOVER_MAX_QUEUES], ret;
+	uint64_t paused_ns;
+
+	if (config_parse_queues(arg, &first, &last) < 0 ||
+	    first != e->cfg.queue_first || last != e->cfg.queue_last) {
+		snprintf(err, errlen, "this nfqe serves queues %u:%u, not '%s'",
+			 e->cfg.queue_first, e->cfg.queue_last, arg);
+		return -1;
+	}
+	if (e->stuck || e->nworkers > TAKEOVER_MAX_QUEUES) {
+		snprintf(err, errlen, "cannot hand over %u queues now",
+			 e->nworkers);
+		return -1;
+	}
+	for (; paused < e->nworkers; paused++) {
+		if (worker_pause(e->workers[paused], 1000) < 0) {
+			snprintf(err, errlen, "queue %u: worker did not pause",
+				 worker_queue(e->workers[paused]));
+			goto err_resume;
+		}
+		queues[paused] = worker_queue(e->workers[paused]);
+		fds[paused] = worker_fd(e->workers[paused]);
+	}
+	paused_ns = mono_ns();
+	/* the new nfqe creates its control socket once it has the queues */
+	control_release(e->control);
+	ret = takeover_send(conn, queues, fds, e->nworkers, paused_ns);
+	if (ret < 0) {
+		snprintf(err, errlen, "sending the sockets: %s", strerror(-ret));
+		log_err("takeover failed (%s); going on without a control "
+			"socket", err);
+		goto err_resume;
+	}
+	for (unsigned i = 0; i < e->nworkers; i++)
+		worker_set_given(e->workers[i]);
+	e->handed_over = true;
+	log_info("handed queues %u:%u over to a new nfqe", first, last);
+	return 0;
+
+err_resume:
+	for (unsigned i = 0; i < paused; i++)
+		worker_start(e->workers[i]);
+	return -1;
+}
+
+/* The new side: the sockets of the running nfqe, or -ENOENT when none
+ * runs (then bind as usual). */
+static int engine_takeover_take(struct engine *e, int **ret_fds)
+{
+	char err[256];
+	int ret;
+
+	if (!e->cfg.control_socket[0]) {
+		log_err("takeover needs the running nfqe's control socket "
+			"([control] socket)");
+		return -EINVAL;
+	}
+	ret = takeover_request(e->cfg.control_socket, e->cfg.queue_first,
+			       e->cfg.queue_last, ret_fds, &e->takeover_from,
+			       err, sizeof(err));
+	if (ret == -ENOENT || ret == -ECONNREFUSED) {
+		log_info("takeover: no nfqe answers on %s: binding the queues",
+			 e->cfg.control_socket);
+		return -ENOENT;
+	}
+	if (ret < 0)
+		log_err("takeover: %s", err);
+	return ret;
+}
+
 struct engine *engine_new(const struct nfqe_config *cfg, const char *conf_path,
-			  const char *cli_queues)
+			  const char *cli_queues, bool takeover)
 {
 	struct engine *e = calloc(1, sizeof(*e));
 	unsigned n = cfg->queue_last - cfg->queue_first + 1;
+	int *adopt = NULL;
 	char err[256];
 	int ret;
 
@@ -273,6 +360,11 @@ struct engine *engine_new(const struct nfqe_config *cfg, const char *conf_path,
 	/* the main thread reads flows (reaper, dumps): a QSBR reader too */
 	rcu_register_thread();
 	e->rcu_registered = true;
+	if (takeover) {
+		ret = engine_takeover_take(e, &adopt);
+		if (ret < 0 && ret != -ENOENT)
+			goto err_free;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		struct worker_params p = {
 			.queue = (uint16_t)(cfg->queue_first + i),
@@ -292,7 +384,14 @@ struct engine *engine_new(const struct nfqe_config *cfg, const char *conf_path,
 			.flow_zone_indev = cfg->flow_zone_indev,
 		};
 
-		e->workers[i] = worker_new(&p, err, sizeof(err));
+		if (adopt) {
+			e->workers[i] = worker_adopt(&p, adopt[i], err,
+						     sizeof(err));
+			if (e->workers[i])
+				adopt[i] = -1;
+		} else {
+			e->workers[i] = worker_new(&p, err, sizeof(err));
+		}
 		if (!e->workers[i]) {
 			log_err("%s", err);
 			goto err_free;
@@ -342,14 +441,30 @@ struct engine *engine_new(const struct nfqe_config *cfg, const char *conf_path,
 			goto err_free;
 		}
 	}
-	log_info("bound queues %u:%u, %u worker%s, fail_open %s, "
-		 "batch_max %u, max_hold %u us", cfg->queue_first,
-		 cfg->queue_last, e->nworkers, e->nworkers > 1 ? "s" : "",
-		 cfg->fail_open ? "on" : "off", cfg->batch_max,
-		 cfg->max_hold_us);
+	log_info("%s queues %u:%u, %u worker%s, fail_open %s, "
+		 "batch_max %u, max_hold %u us", adopt ? "took over" : "bound",
+		 cfg->queue_first, cfg->queue_last, e->nworkers,
+		 e->nworkers > 1 ? "s" : "", cfg->fail_open ? "on" : "off",
+		 cfg->batch_max, cfg->max_hold_us);
+	if (adopt) {
+		/* the packets that arrived meanwhile waited this long */
+		e->takeover_gap_ns = mono_ns() - e->takeover_from;
+		log_info("takeover: queues were paused for %.3f ms",
+			 (double)e->takeover_gap_ns / 1e6);
+		free(adopt);
+	}
+	if (e->control)
+		control_set_takeover(e->control, engine_takeover_give, e);
 	return e;
 
 err_free:
+	if (adopt) {
+		/* sockets not adopted yet: closing them releases the queues */
+		for (unsigned i = 0; i < n; i++)
+			if (adopt[i] >= 0)
+				close(adopt[i]);
+		free(adopt);
+	}
 	engine_free(e);
 	return NULL;
 }
@@ -421,6 +536,7 @@ struct report *engine_report(struct engine *e)
 		flowtable_stats_get(e->ft, &r->flows);
 	}
 	r->have_ct = ct_stats_read(NULL, &r->ct) == 0;
+	r->takeover_gap_ns = e->takeover_gap_ns;
 	return r;
 }
 
@@ -675,8 +791,11 @@ int engine_run(struct engine *e)
 			log_err("poll: %s", strerror(errno));
 			break;
 		}
-		if (pfd[1].revents & POLLIN)
+		if (pfd[1].revents & POLLIN) {
 			control_handle(e->control);
+			if (e->handed_over)
+				stop = true;
+		}
 		while (read(e->sig_fd, &si, sizeof(si)) == sizeof(si)) {
 			switch (si.ssi_signo) {
 			case SIGTERM:

@@ -50,6 +50,7 @@ struct report {
 	struct nfq_kstats	ktotal;
 	bool			have_flows;	/* a flow table exists */
 	bool			have_ct;	/* conntrack counters read */
+	uint64_t		takeover_gap_ns; /* took over: queues paused */
 	struct ct_stats		ct;
 	struct flowtable_stats	flows;
 	struct queue_report	q[];
@@ -57,12 +58,14 @@ struct report {
 
 /*
  * engine_new - bind every queue of @cfg (one worker each) and start them.
+ * With @takeover, take the bound queues over from the nfqe running behind
+ * @cfg's control socket instead (takeover.h); bind them if none runs.
  * @conf_path is the file reloads read again (NULL: built-in defaults);
  * @cli is the config as overridden on the command line. Returns NULL and
  * logs the reason (naming the queue) on failure; nothing stays bound.
  */
 struct engine *engine_new(const struct nfqe_config *cfg, const char *conf_path,
-			  const char *cli_queues);
+			  const char *cli_queues, bool takeover);
 /* Stop every worker (each verdicts and drains what it holds), unbind. */
 void engine_free(struct engine *e);
 

@@ -17,7 +17,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: nfqe [-c FILE] [-q A:B] [--seccomp yes|no] [--check]\n"
+		"usage: nfqe [-c FILE] [-q A:B] [--seccomp yes|no] [--takeover]\n"
+		"            [--check]\n"
 		"       nfqe rules [--queues A:B] [--mode forward|raw]\n"
 		"\n"
 		"Multi-queue NFQUEUE verdict engine: one worker thread per queue\n"
@@ -27,6 +28,9 @@ static void usage(FILE *f)
 		"                      else built-in defaults)\n"
 		"  -q, --queues A:B    queue range, overrides [engine] queues\n"
 		"      --seccomp yes|no  overrides [engine] seccomp\n"
+		"      --takeover      take the queues over from the running nfqe\n"
+		"                      (its control socket), without losing a\n"
+		"                      packet; bind them if none runs\n"
 		"      --check         validate the config and exit\n"
 		"  -V, --version       print the version and exit\n"
 		"  -h, --help          this help\n"
@@ -42,6 +46,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "queues", required_argument, NULL, 'q' },
 		{ "check", no_argument, NULL, 'C' },
+		{ "takeover", no_argument, NULL, 'T' },
 		{ "seccomp", required_argument, NULL, 'S' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -49,7 +54,7 @@ int main(int argc, char **argv)
 	};
 	struct nfqe_config cfg;
 	const char *conf_path = NULL, *queues = NULL;
-	bool check = false, stuck;
+	bool check = false, takeover = false, stuck;
 	int seccomp = -1;
 	char err[4096];
 	struct engine *e;
@@ -68,6 +73,9 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			check = true;
+			break;
+		case 'T':
+			takeover = true;
 			break;
 		case 'S':
 			if (!strcmp(optarg, "yes") || !strcmp(optarg, "no")) {
@@ -127,7 +135,7 @@ int main(int argc, char **argv)
 	log_set_level(cfg.log_level);
 	log_info("nfqe %s starting, config %s", NFQE_VERSION,
 		 conf_path ? conf_path : "built-in defaults");
-	e = engine_new(&cfg, conf_path, queues);
+	e = engine_new(&cfg, conf_path, queues, takeover);
 	if (!e)
 		return 1;
 	ret = engine_run(e);

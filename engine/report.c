@@ -147,8 +147,9 @@ static void json_stats(FILE *f, const struct worker_stats *s,
 
 void report_write_json(FILE *f, const struct report *r)
 {
-	fprintf(f, "{\"version\":\"%s\",\"pid\":%d,\"queues\":[",
-		NFQE_VERSION, (int)getpid());
+	fprintf(f, "{\"version\":\"%s\",\"pid\":%d,\"takeover_gap_ns\":%"
+		PRIu64 ",\"queues\":[", NFQE_VERSION, (int)getpid(),
+		r->takeover_gap_ns);
 	for (unsigned i = 0; i < r->nqueues; i++) {
 		fprintf(f, "%s{\"queue\":%u,\"cpu\":%d,\"kernel_row\":%s,",
 			i ? "," : "", r->q[i].queue, r->q[i].cpu,

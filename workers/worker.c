@@ -88,6 +88,9 @@ struct worker {
 	struct ratelimit	rl_err;
 
 	int			stop;		/* set by worker_stop() */
+	int			pause;		/* set by worker_pause() */
+	bool			given;		/* socket handed to another
+						 * process: never unbind */
 
 	/* watchdog: written by the worker, read by the engine thread */
 	uint64_t		busy_since;	/* burst start, 0 when idle */
@@ -292,8 +295,9 @@ static int wk_buffers_alloc(struct worker *w)
 	return 0;
 }
 
-struct worker *worker_new(const struct worker_params *p, char *err,
-			  size_t errlen)
+/* Allocate and set up everything but the netlink socket. */
+static int wk_alloc(const struct worker_params *p, struct worker **ret_w,
+		    char *err, size_t errlen)
 {
 	struct worker *w;
 	int ret;
@@ -301,14 +305,12 @@ struct worker *worker_new(const struct worker_params *p, char *err,
 	if (!p->burst_max || !p->batch_cap || !p->tunables || !p->decide) {
 		snprintf(err, errlen, "queue %u: invalid worker parameters",
 			 p->queue);
-		errno = EINVAL;
-		return NULL;
+		return -EINVAL;
 	}
 	ret = posix_memalign((void **)&w, 64, sizeof(*w));
 	if (ret) {
 		snprintf(err, errlen, "queue %u: out of memory", p->queue);
-		errno = ret;
-		return NULL;
+		return -ret;
 	}
 	memset(w, 0, sizeof(*w));
 	w->p = *p;
@@ -325,6 +327,26 @@ struct worker *worker_new(const struct worker_params *p, char *err,
 	if (ret < 0) {
 		snprintf(err, errlen, "queue %u: out of memory", p->queue);
 		goto err_free;
+	}
+	*ret_w = w;
+	return 0;
+
+err_free:
+	w->unbound = true;
+	worker_free(w);
+	return ret;
+}
+
+struct worker *worker_new(const struct worker_params *p, char *err,
+			  size_t errlen)
+{
+	struct worker *w;
+	int ret;
+
+	ret = wk_alloc(p, &w, err, errlen);
+	if (ret < 0) {
+		errno = -ret;
+		return NULL;
 	}
 	ret = wk_socket_open(w);
 	if (ret < 0) {
@@ -677,7 +699,8 @@ static void *worker_main(void *arg)
 	pthread_setname_np(pthread_self(), name);
 	rcu_register_thread();
 
-	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE) &&
+	       !__atomic_load_n(&w->pause, __ATOMIC_ACQUIRE)) {
 		int n = wk_recv_burst(w);
 
 		if (n < 0) {
@@ -697,7 +720,12 @@ static void *worker_main(void *arg)
 			wk_sample_cpu(w);
 		}
 	}
-	wk_drain(w);
+	/* paused (a takeover): what is unread stays in the socket for the
+	 * next owner; only a stop drains */
+	if (__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE))
+		wk_drain(w);
+	else
+		wk_flush(w, FLUSH_STOP);
 	wk_sample_cpu(w);
 	rcu_unregister_thread();
 	return NULL;
@@ -713,7 +741,13 @@ void worker_set_flowtable(struct worker *w, struct flowtable *ft)
 int worker_start(struct worker *w)
 {
 	pthread_attr_t attr;
+	uint64_t v;
 	int ret;
+
+	/* a restart after worker_pause(): forget its wake-up */
+	__atomic_store_n(&w->pause, 0, __ATOMIC_RELEASE);
+	if (read(w->stop_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return -errno;
 
 	pthread_attr_init(&attr);
 	if (w->p.cpu >= 0) {
@@ -731,7 +765,8 @@ int worker_start(struct worker *w)
 	return 0;
 }
 
-int worker_stop(struct worker *w, unsigned timeout_ms)
+/* Raise @flag (stop or pause), wake the worker, wait for its thread. */
+static int wk_end(struct worker *w, int *flag, unsigned timeout_ms)
 {
 	struct timespec deadline;
 	uint64_t one = 1;
@@ -741,7 +776,7 @@ int worker_stop(struct worker *w, unsigned timeout_ms)
 		return 0;
 	if (w->stuck)
 		return -ETIMEDOUT;
-	__atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(flag, 1, __ATOMIC_RELEASE);
 	if (write(w->stop_fd, &one, sizeof(one)) < 0)
 		log_warn("queue %u: waking worker: %s", w->p.queue,
 			 strerror(errno));
@@ -763,6 +798,55 @@ int worker_stop(struct worker *w, unsigned timeout_ms)
 	return 0;
 }
 
+int worker_stop(struct worker *w, unsigned timeout_ms)
+{
+	return wk_end(w, &w->stop, timeout_ms);
+}
+
+int worker_pause(struct worker *w, unsigned timeout_ms)
+{
+	return wk_end(w, &w->pause, timeout_ms);
+}
+
+int worker_fd(const struct worker *w)
+{
+	return w->fd;
+}
+
+void worker_set_given(struct worker *w)
+{
+	w->given = true;
+}
+
+struct worker *worker_adopt(const struct worker_params *p, int fd, char *err,
+			    size_t errlen)
+{
+	struct worker *w;
+	int ret;
+
+	ret = wk_alloc(p, &w, err, errlen);
+	if (ret < 0) {
+		errno = -ret;
+		return NULL;
+	}
+	/* the socket comes bound and configured (copy mode, maxlen, flags,
+	 * buffer) by the process that handed it over; packets may already
+	 * wait in it, and are this worker's to verdict */
+	w->nl = mnl_socket_fdopen(fd);
+	if (!w->nl) {
+		ret = -errno;
+		snprintf(err, errlen, "queue %u: adopting socket %d: %s",
+			 p->queue, fd, strerror(-ret));
+		w->unbound = true;
+		worker_free(w);
+		errno = -ret;
+		return NULL;
+	}
+	w->fd = fd;
+	w->portid = mnl_socket_get_portid(w->nl);
+	return w;
+}
+
 void worker_free(struct worker *w)
 {
 	if (!w)
@@ -770,7 +854,7 @@ void worker_free(struct worker *w)
 	worker_stop(w, WORKER_STOP_TIMEOUT_MS);
 	if (w->stuck)
 		return;	/* its thread still runs: leak it, never free under it */
-	if (w->nl && !w->unbound) {
+	if (w->nl && !w->unbound && !w->given) {
 		int ret = wk_unbind(w);
 
 		if (ret < 0)

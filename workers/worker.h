@@ -170,6 +170,29 @@ int worker_start(struct worker *w);
  */
 int worker_stop(struct worker *w, unsigned timeout_ms);
 
+/*
+ * worker_pause - make the worker send what it holds and end its thread,
+ * leaving the queue bound and what is unread in the socket (a takeover:
+ * the socket goes to another process). worker_start() resumes it.
+ * 0 or -ETIMEDOUT. Engine thread only.
+ */
+int worker_pause(struct worker *w, unsigned timeout_ms);
+
+/* The netlink socket's descriptor (for a takeover). */
+int worker_fd(const struct worker *w);
+
+/* The socket now belongs to another process too: worker_free() closes
+ * this process's descriptor but never unbinds the queue. */
+void worker_set_given(struct worker *w);
+
+/*
+ * worker_adopt - a worker on a netlink socket @fd received from another
+ * nfqe (SCM_RIGHTS), bound and configured there; nothing is sent to the
+ * kernel. Returns the worker (owning @fd) or NULL with errno and @err.
+ */
+struct worker *worker_adopt(const struct worker_params *p, int fd, char *err,
+			    size_t errlen);
+
 /* Unbind the queue, close the socket, free. NULL is fine. A stuck worker
  * (see worker_stop()) is left as it is. */
 void worker_free(struct worker *w);
