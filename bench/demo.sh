@@ -13,6 +13,8 @@ NFQE=$build/engine/nfqe
 GEN=$build/bench/nfqe-gen
 SINK=$build/bench/nfqe-sink
 T=$(mktemp -d /tmp/nfqe-demo.XXXXXX)
+# nfqe drops to its own user (nfqe, else nobody) once bound: its stats go here
+chown "$(id -un nfqe 2>/dev/null || echo nobody)" "$T"
 pids=()
 
 source "$top/bench/lab.sh"

@@ -8,14 +8,31 @@
  * IPv4 with a valid header checksum, L4); a send copies the template into
  * the burst slot and stamps the flow's next sequence number into the
  * payload. UDP over IPv4 may carry a zero checksum, which is what lets the
- * payload change per send without touching any checksum. A protocol whose
- * checksum covers the payload (TCP SYN, ICMP echo) adds a proto_ops entry
- * with a stamp() that fixes its checksum.
+ * payload change per send without touching any checksum. TCP SYN and ICMP
+ * echo checksums cover the payload: their stamp() computes the checksum
+ * again (a few dozen bytes per frame).
+ *
+ * The protocols, all with the same 12-byte payload (payload.h) as L4 data:
+ *   udp        UDP to --dport, checksum 0
+ *   tcp-syn    a SYN to --dport whose sequence number is the flow index:
+ *              every frame of a flow is the same SYN again (duplicate
+ *              SYNs), told apart only by the payload's sequence number
+ *   icmp-echo  an echo request whose id is the flow's "source port" and
+ *              whose echo sequence is the payload's (low 16 bits); NAT
+ *              translates ids, so a receiver identifies the flow by the
+ *              payload, never by the id
  *
  * Flow i (0..flows-1) uses source address A + i % nsrc and source port
  * P + (i / nsrc) % nport, so consecutive flows walk the addresses first:
  * --queue-balance hashes addresses only, and a few flows already cover
  * every queue. flows may not exceed nsrc * nport (tuples stay unique).
+ * With --sport-per-flow flow i uses port P + i instead: no two flows share
+ * a port, so source NAT to one address can keep every flow's port.
+ *
+ * --per-flow K sends K frames of flow i back to back, then K of flow i+1,
+ * and so on (wrapping after the last flow): N new flows of K packets each,
+ * the conntrack race scenario. The default burst becomes a multiple of K,
+ * so that a flow's K frames leave in one sendmmsg call.
  *
  * --size is the frame as written to the socket, without the 4-byte FCS:
  * the default 60 is the classic "64-byte packet" on the wire.
@@ -34,6 +51,8 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <netinet/ip.h>
+#include <netinet/ip_icmp.h>
+#include <netinet/tcp.h>
 #include <netinet/udp.h>
 #include <netpacket/packet.h>
 #include <sched.h>
@@ -55,9 +74,13 @@
 #define GEN_BURST_MAX		1024
 #define GEN_FRAME_MIN		60
 #define GEN_FRAME_MAX		1514
-#define GEN_TEMPLATE_LEN	64	/* >= headers + struct bench_payload */
+#define GEN_TEMPLATE_LEN	96	/* >= headers + struct bench_payload */
+#define GEN_PER_FLOW_MAX	1024
+#define GEN_BURST_DEFAULT	32
 #define GEN_LAG_MAX		4	/* bursts */
 #define GEN_ERRORS_MAX		1000	/* consecutive hard errors: give up */
+#define FRAME_IP		sizeof(struct ether_header)	/* IPv4 header offset */
+#define FRAME_L4		(FRAME_IP + sizeof(struct iphdr))
 
 struct gen_conf {
 	const char *ifname;
@@ -70,11 +93,13 @@ struct gen_conf {
 	uint32_t nport;
 	uint16_t dport;
 	uint32_t flows;
-	uint32_t size;
+	uint32_t per_flow;		/* frames of a flow back to back */
+	bool sport_per_flow;		/* flow i: port P + i */
+	uint32_t size;			/* 0: the protocol's minimum, >= 60 */
 	uint64_t count;			/* 0: no count limit */
 	double duration;		/* 0: no time limit */
 	double rate;			/* frames per second, 0: unlimited */
-	uint32_t burst;
+	uint32_t burst;			/* 0: default */
 	int cpu;			/* -1: no pinning */
 	bool qdisc_bypass;
 	bool json;
@@ -89,12 +114,16 @@ struct flow_addr {
 /*
  * One protocol: build() writes the L4 header and the payload head of a
  * template (l4 points past the IPv4 header, l4_len bytes to the frame's
- * end) and returns the payload's offset from l4; stamp() writes a sequence
- * number into a copied frame and fixes whatever checksum covers it.
+ * end) and returns the payload's offset from l4 (= l4_hdr); stamp() writes
+ * a sequence number into a copied frame and fixes whatever checksum covers
+ * it. The frame's bytes past the payload are zero. Headers start 2 bytes
+ * off a 4-byte boundary (after the 14-byte Ethernet header): they are
+ * built in local structs and copied, never accessed in place.
  */
 struct proto_ops {
 	const char *name;
 	uint8_t ipproto;
+	size_t l4_hdr;
 	size_t (*build)(uint8_t *l4, size_t l4_len, const struct gen_conf *conf,
 			const struct flow_addr *fa, uint32_t flow);
 	void (*stamp)(uint8_t *frame, size_t payload_off, uint32_t seq);
@@ -116,18 +145,20 @@ static void on_signal(int sig)
 static size_t udp_build(uint8_t *l4, size_t l4_len, const struct gen_conf *conf,
 			const struct flow_addr *fa, uint32_t flow)
 {
-	struct udphdr *uh = (struct udphdr *)l4;
+	struct udphdr uh = {
+		.source = htons(fa->sport),
+		.dest = htons(conf->dport),
+		.len = htons(l4_len),
+		.check = 0,	/* no checksum: legal for UDP over IPv4 */
+	};
 	struct bench_payload pl = {
 		.magic = htonl(BENCH_PAYLOAD_MAGIC),
 		.flow = htonl(flow),
 	};
 
-	uh->source = htons(fa->sport);
-	uh->dest = htons(conf->dport);
-	uh->len = htons(l4_len);
-	uh->check = 0;	/* no checksum: legal for UDP over IPv4 */
-	memcpy(l4 + sizeof(*uh), &pl, sizeof(pl));
-	return sizeof(*uh);
+	memcpy(l4, &uh, sizeof(uh));
+	memcpy(l4 + sizeof(uh), &pl, sizeof(pl));
+	return sizeof(uh);
 }
 
 static void udp_stamp(uint8_t *frame, size_t payload_off, uint32_t seq)
@@ -137,29 +168,136 @@ static void udp_stamp(uint8_t *frame, size_t payload_off, uint32_t seq)
 	memcpy(frame + payload_off + offsetof(struct bench_payload, seq), &n, sizeof(n));
 }
 
-static const struct proto_ops protos[] = {
-	{ "udp", IPPROTO_UDP, udp_build, udp_stamp },
-};
-
-static uint16_t ip_checksum(const void *data, size_t len)
+/* The one's complement sum of len bytes, added to sum (not folded). */
+static uint32_t csum_add(uint32_t sum, const void *data, size_t len)
 {
-	const uint16_t *p = data;
-	uint32_t sum = 0;
+	const uint8_t *p = data;
+	uint16_t w;
 
-	for (; len > 1; len -= 2)
-		sum += *p++;
+	for (; len > 1; len -= 2, p += 2) {
+		memcpy(&w, p, sizeof(w));
+		sum += w;
+	}
 	if (len)
-		sum += *(const uint8_t *)p;
+		sum += *(const uint8_t *)p;	/* little-endian host: low byte */
+	return sum;
+}
+
+static uint16_t csum_fold(uint32_t sum)
+{
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
 	return ~sum;
+}
+
+static uint16_t ip_checksum(const void *data, size_t len)
+{
+	return csum_fold(csum_add(0, data, len));
+}
+
+/* The IPv4 header of a frame, copied out (it is not 4-byte aligned). */
+static struct iphdr frame_ip(const uint8_t *frame)
+{
+	struct iphdr ip;
+
+	memcpy(&ip, frame + FRAME_IP, sizeof(ip));
+	return ip;
+}
+
+static void frame_put16(uint8_t *frame, size_t off, uint16_t v)
+{
+	memcpy(frame + off, &v, sizeof(v));
+}
+
+static size_t tcp_build(uint8_t *l4, size_t l4_len, const struct gen_conf *conf,
+			const struct flow_addr *fa, uint32_t flow)
+{
+	struct tcphdr th = {
+		.source = htons(fa->sport),
+		.dest = htons(conf->dport),
+		.seq = htonl(flow),	/* the same SYN for every frame of the flow */
+		.doff = sizeof(th) / 4,
+		.syn = 1,
+		.window = htons(64240),
+	};
+	struct bench_payload pl = {
+		.magic = htonl(BENCH_PAYLOAD_MAGIC),
+		.flow = htonl(flow),
+	};
+
+	memcpy(l4, &th, sizeof(th));
+	memcpy(l4 + sizeof(th), &pl, sizeof(pl));
+	return sizeof(th);
+}
+
+/* The TCP checksum covers a pseudo header, the header and the data. */
+static void tcp_stamp(uint8_t *frame, size_t payload_off, uint32_t seq)
+{
+	struct iphdr ip = frame_ip(frame);
+	size_t l4_len = ntohs(ip.tot_len) - sizeof(ip);
+	size_t check = FRAME_L4 + offsetof(struct tcphdr, check);
+	uint32_t sum;
+
+	udp_stamp(frame, payload_off, seq);
+	frame_put16(frame, check, 0);
+	sum = csum_add(0, &ip.saddr, sizeof(ip.saddr));
+	sum = csum_add(sum, &ip.daddr, sizeof(ip.daddr));
+	sum += htons(IPPROTO_TCP) + htons(l4_len);
+	frame_put16(frame, check, csum_fold(csum_add(sum, frame + FRAME_L4, l4_len)));
+}
+
+static size_t icmp_build(uint8_t *l4, size_t l4_len, const struct gen_conf *conf,
+			 const struct flow_addr *fa, uint32_t flow)
+{
+	struct icmphdr ih = {
+		.type = ICMP_ECHO,
+		.un.echo.id = htons(fa->sport),
+	};
+	struct bench_payload pl = {
+		.magic = htonl(BENCH_PAYLOAD_MAGIC),
+		.flow = htonl(flow),
+	};
+
+	memcpy(l4, &ih, sizeof(ih));
+	memcpy(l4 + sizeof(ih), &pl, sizeof(pl));
+	return sizeof(ih);
+}
+
+static void icmp_stamp(uint8_t *frame, size_t payload_off, uint32_t seq)
+{
+	struct iphdr ip = frame_ip(frame);
+	size_t check = FRAME_L4 + offsetof(struct icmphdr, checksum);
+
+	udp_stamp(frame, payload_off, seq);
+	frame_put16(frame, FRAME_L4 + offsetof(struct icmphdr, un.echo.sequence),
+		    htons(seq & 0xffff));
+	frame_put16(frame, check, 0);
+	frame_put16(frame, check, ip_checksum(frame + FRAME_L4, ntohs(ip.tot_len) - sizeof(ip)));
+}
+
+static const struct proto_ops protos[] = {
+	{ "udp", IPPROTO_UDP, sizeof(struct udphdr), udp_build, udp_stamp },
+	{ "tcp-syn", IPPROTO_TCP, sizeof(struct tcphdr), tcp_build, tcp_stamp },
+	{ "icmp-echo", IPPROTO_ICMP, sizeof(struct icmphdr), icmp_build, icmp_stamp },
+};
+
+_Static_assert(GEN_TEMPLATE_LEN >= sizeof(struct ether_header) + sizeof(struct iphdr) +
+	       sizeof(struct tcphdr) + sizeof(struct bench_payload),
+	       "a template holds the largest headers and the payload");
+
+/* Ethernet + IPv4 + L4 header + payload: the smallest frame for proto. */
+static uint32_t proto_frame_min(const struct proto_ops *proto)
+{
+	return sizeof(struct ether_header) + sizeof(struct iphdr) + proto->l4_hdr +
+	       sizeof(struct bench_payload);
 }
 
 static struct flow_addr flow_addr_of(const struct gen_conf *conf, uint32_t flow)
 {
 	struct flow_addr fa = {
 		.src_ip = conf->src_first + flow % conf->nsrc,
-		.sport = conf->sport_first + (flow / conf->nsrc) % conf->nport,
+		.sport = conf->sport_first + (conf->sport_per_flow ? flow % conf->nport :
+					      (flow / conf->nsrc) % conf->nport),
 	};
 
 	return fa;
@@ -168,29 +306,28 @@ static struct flow_addr flow_addr_of(const struct gen_conf *conf, uint32_t flow)
 /* Builds flow's template frame in buf (conf->size bytes, zero padded). */
 static size_t frame_build(uint8_t *buf, const struct gen_conf *conf, uint32_t flow)
 {
-	struct ether_header *eh = (struct ether_header *)buf;
-	struct iphdr *ip = (struct iphdr *)(buf + sizeof(*eh));
-	uint8_t *l4 = (uint8_t *)ip + sizeof(*ip);
+	struct ether_header eh = { .ether_type = htons(ETHERTYPE_IP) };
 	struct flow_addr fa = flow_addr_of(conf, flow);
-	size_t l4_len = conf->size - sizeof(*eh) - sizeof(*ip);
-	size_t off;
+	struct iphdr ip = {
+		.version = 4,
+		.ihl = sizeof(ip) / 4,
+		.tot_len = htons(conf->size - FRAME_IP),
+		.id = htons(flow),
+		.frag_off = htons(IP_DF),
+		.ttl = 64,
+		.protocol = conf->proto->ipproto,
+		.saddr = htonl(fa.src_ip),
+		.daddr = htonl(conf->dst_ip),
+	};
 
 	memset(buf, 0, conf->size);
-	memcpy(eh->ether_dhost, conf->dst_mac, ETH_ALEN);
-	memcpy(eh->ether_shost, conf->src_mac, ETH_ALEN);
-	eh->ether_type = htons(ETHERTYPE_IP);
-	ip->version = 4;
-	ip->ihl = sizeof(*ip) / 4;
-	ip->tot_len = htons(conf->size - sizeof(*eh));
-	ip->id = htons(flow);
-	ip->frag_off = htons(IP_DF);
-	ip->ttl = 64;
-	ip->protocol = conf->proto->ipproto;
-	ip->saddr = htonl(fa.src_ip);
-	ip->daddr = htonl(conf->dst_ip);
-	ip->check = ip_checksum(ip, sizeof(*ip));
-	off = conf->proto->build(l4, l4_len, conf, &fa, flow);
-	return (l4 - buf) + off;
+	memcpy(eh.ether_dhost, conf->dst_mac, ETH_ALEN);
+	memcpy(eh.ether_shost, conf->src_mac, ETH_ALEN);
+	memcpy(buf, &eh, sizeof(eh));
+	ip.check = ip_checksum(&ip, sizeof(ip));
+	memcpy(buf + FRAME_IP, &ip, sizeof(ip));
+	return FRAME_L4 + conf->proto->build(buf + FRAME_L4, conf->size - FRAME_L4, conf,
+					     &fa, flow);
 }
 
 static double now_s(void)
@@ -316,19 +453,28 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: nfqe-gen --ifname IF --dst-mac MAC --src-ip A[-B] --dst-ip IP\n"
-		"                [--sport P[-Q]] [--dport P] [--flows N] [--size BYTES]\n"
-		"                (--count N | --duration S) [--rate PPS] [--burst N]\n"
-		"                [--proto udp] [--cpu N] [--qdisc-bypass] [--json]\n"
+		"                [--sport P[-Q]] [--sport-per-flow] [--dport P] [--flows N]\n"
+		"                [--per-flow K] [--size BYTES] (--count N | --duration S)\n"
+		"                [--rate PPS] [--burst N] [--proto udp|tcp-syn|icmp-echo]\n"
+		"                [--cpu N] [--qdisc-bypass] [--json]\n"
 		"Writes IPv4 frames to IF with AF_PACKET. Flow i uses source address\n"
 		"A + i %% nsrc and source port P + (i / nsrc) %% nport; the payload\n"
 		"carries a magic, the flow index and a per-flow sequence number.\n"
-		"  --size      frame bytes without FCS, %d..%d (default 60: a 64-byte\n"
-		"              frame on the wire)\n"
+		"  --proto     udp (default); tcp-syn: duplicate SYNs, sequence number =\n"
+		"              flow index; icmp-echo: echo requests, id = source port\n"
+		"  --sport-per-flow  flow i uses port P + i (flows <= ports): no two\n"
+		"              flows share a port\n"
+		"  --per-flow  K frames of a flow back to back, then the next flow\n"
+		"              (default 1; at most %d)\n"
+		"  --size      frame bytes without FCS, %d..%d (default: 60, a 64-byte\n"
+		"              frame on the wire, or the protocol's minimum: 66 for tcp-syn)\n"
 		"  --count     frames to send;  --duration  seconds (at most %d)\n"
 		"  --rate      frames per second, 0 = as fast as possible (default)\n"
-		"  --burst     frames per sendmmsg call (default 32, at most %d)\n"
+		"  --burst     frames per sendmmsg call (default 32, with --per-flow K\n"
+		"              the largest multiple of K up to 32; at most %d)\n"
 		"  --json      final report as JSON on stdout\n",
-		GEN_FRAME_MIN, GEN_FRAME_MAX, GEN_SECONDS_MAX, GEN_BURST_MAX);
+		GEN_PER_FLOW_MAX, GEN_FRAME_MIN, GEN_FRAME_MAX, GEN_SECONDS_MAX,
+		GEN_BURST_MAX);
 }
 
 static int parse_args(int argc, char **argv, struct gen_conf *conf)
@@ -339,6 +485,8 @@ static int parse_args(int argc, char **argv, struct gen_conf *conf)
 		{ "src-ip", required_argument, NULL, 's' },
 		{ "dst-ip", required_argument, NULL, 'd' },
 		{ "sport", required_argument, NULL, 'S' },
+		{ "sport-per-flow", no_argument, NULL, 'P' },
+		{ "per-flow", required_argument, NULL, 'k' },
 		{ "dport", required_argument, NULL, 'D' },
 		{ "flows", required_argument, NULL, 'f' },
 		{ "size", required_argument, NULL, 'z' },
@@ -378,6 +526,13 @@ static int parse_args(int argc, char **argv, struct gen_conf *conf)
 			break;
 		case 'S':
 			r = parse_port_range(optarg, &conf->sport_first, &conf->nport);
+			break;
+		case 'P':
+			conf->sport_per_flow = true;
+			break;
+		case 'k':
+			r = parse_u64(optarg, 1, GEN_PER_FLOW_MAX, &v);
+			conf->per_flow = v;
 			break;
 		case 'D':
 			r = parse_u64(optarg, 1, 65535, &v);
@@ -446,6 +601,16 @@ static int parse_args(int argc, char **argv, struct gen_conf *conf)
 	}
 	if (!conf->duration)
 		conf->duration = GEN_SECONDS_MAX;
+	if (conf->sport_per_flow) {
+		/* the port alone tells the flows apart */
+		if (!conf->flows)
+			conf->flows = conf->nport;
+		if (conf->flows > conf->nport) {
+			fprintf(stderr, "nfqe-gen: --sport-per-flow: %u flows need %u ports\n",
+				conf->flows, conf->flows);
+			return -EINVAL;
+		}
+	}
 	if ((uint64_t)conf->nsrc * conf->nport > BENCH_FLOWS_MAX && !conf->flows)
 		conf->flows = BENCH_FLOWS_MAX;
 	if (!conf->flows)
@@ -454,6 +619,22 @@ static int parse_args(int argc, char **argv, struct gen_conf *conf)
 		fprintf(stderr, "nfqe-gen: %u flows need more than %u addresses x %u ports\n",
 			conf->flows, conf->nsrc, conf->nport);
 		return -EINVAL;
+	}
+	if (!conf->size)
+		conf->size = proto_frame_min(conf->proto) > GEN_FRAME_MIN ?
+			     proto_frame_min(conf->proto) : GEN_FRAME_MIN;
+	if (conf->size < proto_frame_min(conf->proto)) {
+		fprintf(stderr, "nfqe-gen: --proto %s needs --size %u or more\n",
+			conf->proto->name, proto_frame_min(conf->proto));
+		return -EINVAL;
+	}
+	if (!conf->burst) {
+		conf->burst = GEN_BURST_DEFAULT;
+		if (conf->per_flow > 1)
+			conf->burst = conf->per_flow > GEN_BURST_DEFAULT ? conf->per_flow :
+				      GEN_BURST_DEFAULT / conf->per_flow * conf->per_flow;
+		if (conf->burst > GEN_BURST_MAX)
+			conf->burst = GEN_BURST_MAX;
 	}
 	return 0;
 }
@@ -521,9 +702,11 @@ static void report(const struct gen_conf *conf, const struct gen_stats *st, doub
 
 	if (conf->json)
 		printf("{\"sent\":%llu,\"failed\":%llu,\"eagain\":%llu,\"seconds\":%.6f,"
-		       "\"pps\":%.1f,\"flows\":%u,\"size\":%u}\n",
+		       "\"pps\":%.1f,\"flows\":%u,\"size\":%u,\"proto\":\"%s\","
+		       "\"per_flow\":%u,\"burst\":%u}\n",
 		       (unsigned long long)st->sent, (unsigned long long)st->failed,
-		       (unsigned long long)st->eagain, seconds, pps, conf->flows, conf->size);
+		       (unsigned long long)st->eagain, seconds, pps, conf->flows, conf->size,
+		       conf->proto->name, conf->per_flow, conf->burst);
 	else
 		printf("sent %llu failed %llu eagain %llu in %.3f s: %.0f pps\n",
 		       (unsigned long long)st->sent, (unsigned long long)st->failed,
@@ -536,8 +719,7 @@ int main(int argc, char **argv)
 		.nport = 1,
 		.sport_first = 1024,
 		.dport = 9,
-		.size = GEN_FRAME_MIN,
-		.burst = 32,
+		.per_flow = 1,
 		.cpu = -1,
 		.proto = &protos[0],
 	};
@@ -547,7 +729,7 @@ int main(int argc, char **argv)
 	struct sockaddr_ll sll;
 	struct sigaction sa = { .sa_handler = on_signal };
 	uint8_t *templates, *slots;
-	uint32_t *seqs, next_flow = 0;
+	uint32_t *seqs, next_flow = 0, in_flow = 0;
 	size_t hdr_len = 0, payload_off;
 	double start, end, deadline, rate_base;
 	uint64_t scheduled = 0;
@@ -570,12 +752,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "nfqe-gen: out of memory\n");
 		return 1;
 	}
+	payload_off = 0;
 	for (uint32_t f = 0; f < conf.flows; f++) {
-		hdr_len = frame_build(slots, &conf, f);
-		memcpy(templates + (size_t)f * GEN_TEMPLATE_LEN, slots, GEN_TEMPLATE_LEN);
+		payload_off = frame_build(slots, &conf, f);
+		memcpy(templates + (size_t)f * GEN_TEMPLATE_LEN, slots,
+		       payload_off + sizeof(struct bench_payload));
 	}
-	payload_off = hdr_len;
-	hdr_len += sizeof(struct bench_payload);
+	hdr_len = payload_off + sizeof(struct bench_payload);
 	for (uint32_t i = 0; i < conf.burst; i++) {
 		iovs[i].iov_base = slots + (size_t)i * conf.size;
 		iovs[i].iov_len = conf.size;
@@ -632,6 +815,9 @@ int main(int argc, char **argv)
 
 			memcpy(slot, templates + (size_t)next_flow * GEN_TEMPLATE_LEN, hdr_len);
 			conf.proto->stamp(slot, payload_off, seqs[next_flow]++);
+			if (++in_flow < conf.per_flow)
+				continue;
+			in_flow = 0;
 			if (++next_flow == conf.flows)
 				next_flow = 0;
 		}

@@ -14,6 +14,12 @@
 #   lab_nfqueue_rules SPEC [TABLE/CHAIN]
 #                              NFQUEUE rule in the router (SPEC: N or A:B)
 #   lab_rules_flush            remove every iptables rule from the router
+#                              (filter, raw, mangle: the NAT rule stays)
+#   lab_nat MODE               source NAT in the router: none, masq or
+#                              masq-random-fully (MASQUERADE on rtr-out)
+#   lab_sink_blackhole [PROTO...]
+#                              drop udp/tcp/icmp (default all three) in the
+#                              sink's raw PREROUTING: nothing is answered
 #   lab_sink_rx                rx_packets of the sink's interface
 #   lab_rtr_rx                 rx_packets of the router's ingress interface
 #   lab_ct_stats NS            summed /proc/net/stat/nf_conntrack columns
@@ -21,6 +27,7 @@
 #   lab_queues_bound A B       true when queues A..B are bound in the router
 #   lab_have_pktgen            true when the kernel has pktgen
 # Environment: LAB_RPS=CPUMASK sets RPS on the router's ingress rx queue;
+# LAB_NAT=MODE runs lab_nat MODE at the end of lab_up;
 # NFQE=path makes lab_nfqueue_rules load the rules that "nfqe rules" prints.
 #
 # Every command that changes a firewall or a sysctl runs inside one of the
@@ -150,6 +157,9 @@ lab_up() {
 			"echo $LAB_RPS > /sys/class/net/$LAB_RTR_IN/queues/rx-0/rps_cpus" ||
 			{ lab_down; return 1; }
 	fi
+	if [ -n "${LAB_NAT:-}" ]; then
+		lab_nat "$LAB_NAT" || { lab_down; return 1; }
+	fi
 	echo "lab: $LAB_SND ($LAB_SRC_FIRST-$LAB_SRC_LAST) -> $LAB_RTR -> $LAB_SINK ($LAB_SINK_ADDR)"
 }
 
@@ -194,6 +204,40 @@ lab_nfqueue_rules() {
 	fi
 	# shellcheck disable=SC2086
 	ip netns exec "$LAB_RTR" iptables -t "$table" -A "$chain" -j NFQUEUE $target
+}
+
+# lab_nat MODE: the router's nat POSTROUTING holds nothing (none) or one
+# MASQUERADE rule on rtr-out (masq), with --random-fully (masq-random-fully:
+# every new flow gets a random source port, even when its own is free).
+# Replaces what an earlier call set; lab_rules_flush leaves it alone.
+lab_nat() {
+	local mode=${1:?lab_nat none|masq|masq-random-fully} extra=''
+
+	case $mode in
+	none|masq) ;;
+	masq-random-fully) extra=--random-fully ;;
+	*) _lab_err "bad NAT mode '$mode' (none, masq, masq-random-fully)"; return 1 ;;
+	esac
+	ip netns exec "$LAB_RTR" iptables -t nat -F POSTROUTING || return 1
+	[ "$mode" = none ] && return 0
+	# shellcheck disable=SC2086
+	ip netns exec "$LAB_RTR" iptables -t nat -A POSTROUTING -o "$LAB_RTR_OUT" \
+		-j MASQUERADE $extra
+}
+
+# lab_sink_blackhole [PROTO...]: the sink's raw PREROUTING drops these
+# protocols (default udp tcp icmp). An AF_PACKET capture (nfqe-sink
+# --capture) still sees every packet: packet taps run before netfilter.
+# Without it the sink's stack answers a SYN with a RST and an echo request
+# with a reply, and the answers travel back through the router's conntrack.
+lab_sink_blackhole() {
+	local p
+
+	[ $# -gt 0 ] || set -- udp tcp icmp
+	for p in "$@"; do
+		ip netns exec "$LAB_SINK" iptables -t raw -A PREROUTING -i "$LAB_SINK_IF" \
+			-p "$p" -j DROP || return 1
+	done
 }
 
 lab_rules_flush() {

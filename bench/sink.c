@@ -11,6 +11,17 @@
  * visible as sent - received). Other datagrams count in "received" and
  * "foreign".
  *
+ * --capture IF reads IPv4 frames from IF with an AF_PACKET socket instead:
+ * UDP, TCP (nfqe-gen's duplicate SYNs) and ICMP echo requests, every one
+ * seen before the sink's own netfilter and stack, so a DROP rule in the
+ * sink's raw PREROUTING keeps its stack from answering (no RST, no echo
+ * reply, no port unreachable) without hiding anything from the count.
+ *
+ * Per flow the sink also remembers the sources it arrived from: (address,
+ * port), the port being the echo id for ICMP. After source NAT a flow that
+ * left the router on two or more source ports is "split" (the flow is
+ * known by the payload's flow index, which NAT does not touch).
+ *
  * Exit status: 0 when --expect was met (or not asked for), 1 when the run
  * ended (--timeout, --duration) with --expect unmet, 2 on bad usage or a
  * socket error. SIGINT/SIGTERM print the report and exit 0.
@@ -19,7 +30,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <net/ethernet.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/ip_icmp.h>
+#include <netinet/tcp.h>
+#include <netinet/udp.h>
+#include <linux/if_packet.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -38,6 +56,7 @@
 #define SINK_MSG_MAX		2048
 #define SINK_SRC_SLOTS		4096	/* per-source counters, open addressing */
 #define SINK_RCVBUF		(64 << 20)
+#define SINK_FLOW_SRCS		4	/* distinct sources remembered per flow */
 
 struct sink_conf {
 	uint16_t port;
@@ -45,6 +64,7 @@ struct sink_conf {
 	double timeout;			/* 0: none */
 	double duration;		/* 0: none */
 	const char *ready_file;
+	const char *capture;		/* AF_PACKET on this interface */
 	bool progress;
 	bool json;
 };
@@ -52,6 +72,8 @@ struct sink_conf {
 struct flow_state {
 	uint32_t max_seq;
 	uint32_t count;
+	uint32_t nsrc;			/* distinct sources, up to SINK_FLOW_SRCS */
+	uint64_t src[SINK_FLOW_SRCS];	/* address << 16 | port */
 };
 
 struct src_count {
@@ -65,6 +87,7 @@ struct sink_stats {
 	uint64_t reordered;
 	uint64_t flows;
 	uint64_t src_other;		/* sources that found no free slot */
+	uint64_t capture_drops;		/* PACKET_STATISTICS tp_drops */
 	double first, last;		/* monotonic time of first/last packet */
 	struct flow_state *flow;	/* BENCH_FLOWS_MAX entries */
 	struct src_count src[SINK_SRC_SLOTS];
@@ -105,8 +128,20 @@ static void src_add(struct sink_stats *st, uint32_t addr)
 	st->src_other++;
 }
 
+static void flow_src_add(struct flow_state *f, uint32_t addr, uint16_t port)
+{
+	uint64_t key = (uint64_t)ntohl(addr) << 16 | ntohs(port);
+
+	for (uint32_t i = 0; i < f->nsrc; i++)
+		if (f->src[i] == key)
+			return;
+	if (f->nsrc < SINK_FLOW_SRCS)
+		f->src[f->nsrc++] = key;
+}
+
+/* buf/len: the L4 payload; addr and port (network order) its source. */
 static void packet_account(struct sink_stats *st, const uint8_t *buf, size_t len,
-			   const struct sockaddr_in *from, double now)
+			   uint32_t addr, uint16_t port, double now)
 {
 	struct bench_payload pl;
 	struct flow_state *f;
@@ -116,7 +151,7 @@ static void packet_account(struct sink_stats *st, const uint8_t *buf, size_t len
 		st->first = now;
 	st->last = now;
 	st->received++;
-	src_add(st, from->sin_addr.s_addr);
+	src_add(st, addr);
 	if (len < sizeof(pl)) {
 		st->foreign++;
 		return;
@@ -138,42 +173,140 @@ static void packet_account(struct sink_stats *st, const uint8_t *buf, size_t len
 		f->max_seq = seq;
 	}
 	f->count++;
+	flow_src_add(f, addr, port);
 }
 
-static uint64_t gaps_count(const struct sink_stats *st)
+/*
+ * A captured IPv4 packet: its L4 payload and source (the echo id is the
+ * port of an ICMP echo request). Returns false for anything else, which
+ * counts as foreign.
+ */
+static bool ipv4_payload(const uint8_t *pkt, size_t len, const uint8_t **ret_payload,
+			 size_t *ret_len, uint32_t *ret_addr, uint16_t *ret_port)
 {
-	uint64_t gaps = 0;
+	const struct iphdr *ip = (const struct iphdr *)pkt;
+	size_t ihl, tot, hdr;
+	uint16_t port;
+
+	if (len < sizeof(*ip) || ip->version != 4)
+		return false;
+	ihl = ip->ihl * 4u;
+	tot = ntohs(ip->tot_len);
+	if (ihl < sizeof(*ip) || tot < ihl || tot > len)
+		return false;
+	if (ntohs(ip->frag_off) & (IP_MF | IP_OFFMASK))
+		return false;
+	pkt += ihl;
+	len = tot - ihl;
+	switch (ip->protocol) {
+	case IPPROTO_UDP: {
+		const struct udphdr *uh = (const struct udphdr *)pkt;
+
+		if (len < sizeof(*uh))
+			return false;
+		hdr = sizeof(*uh);
+		port = uh->source;
+		break;
+	}
+	case IPPROTO_TCP: {
+		const struct tcphdr *th = (const struct tcphdr *)pkt;
+
+		if (len < sizeof(*th) || th->doff * 4u < sizeof(*th) || th->doff * 4u > len)
+			return false;
+		hdr = th->doff * 4u;
+		port = th->source;
+		break;
+	}
+	case IPPROTO_ICMP: {
+		const struct icmphdr *ih = (const struct icmphdr *)pkt;
+
+		if (len < sizeof(*ih) || ih->type != ICMP_ECHO)
+			return false;
+		hdr = sizeof(*ih);
+		port = ih->un.echo.id;
+		break;
+	}
+	default:
+		return false;
+	}
+	*ret_payload = pkt + hdr;
+	*ret_len = len - hdr;
+	*ret_addr = ip->saddr;
+	*ret_port = port;
+	return true;
+}
+
+static void capture_account(struct sink_stats *st, const uint8_t *pkt, size_t len,
+			    const struct sockaddr_ll *sll, double now)
+{
+	const uint8_t *payload;
+	size_t plen;
+	uint32_t addr;
+	uint16_t port;
+
+	if (sll->sll_pkttype == PACKET_OUTGOING)
+		return;
+	if (ipv4_payload(pkt, len, &payload, &plen, &addr, &port)) {
+		packet_account(st, payload, plen, addr, port, now);
+		return;
+	}
+	if (!st->received)
+		st->first = now;
+	st->last = now;
+	st->received++;
+	st->foreign++;
+}
+
+struct flow_totals {
+	uint64_t gaps;
+	uint64_t split;			/* flows seen from 2+ sources */
+	uint32_t sources_max;		/* most sources of one flow */
+};
+
+static struct flow_totals flows_sum(const struct sink_stats *st)
+{
+	struct flow_totals t = { 0 };
 
 	if (!st->flows)
-		return 0;
+		return t;
 	for (uint32_t i = 0; i < BENCH_FLOWS_MAX; i++) {
 		const struct flow_state *f = &st->flow[i];
 
-		if (f->count && (uint64_t)f->max_seq + 1 > f->count)
-			gaps += (uint64_t)f->max_seq + 1 - f->count;
+		if (!f->count)
+			continue;
+		if ((uint64_t)f->max_seq + 1 > f->count)
+			t.gaps += (uint64_t)f->max_seq + 1 - f->count;
+		if (f->nsrc > 1)
+			t.split++;
+		if (f->nsrc > t.sources_max)
+			t.sources_max = f->nsrc;
 	}
-	return gaps;
+	return t;
 }
 
 static void report(const struct sink_conf *conf, const struct sink_stats *st)
 {
 	double secs = st->received > 1 ? st->last - st->first : 0;
 	double pps = secs > 0 ? (st->received - 1) / secs : 0;
-	uint64_t gaps = gaps_count(st);
+	struct flow_totals t = flows_sum(st);
 	bool first = true;
 
 	if (!conf->json) {
-		printf("received %llu flows %llu reordered %llu gaps %llu foreign %llu: %.0f pps\n",
+		printf("received %llu flows %llu reordered %llu gaps %llu split %llu "
+		       "foreign %llu: %.0f pps\n",
 		       (unsigned long long)st->received, (unsigned long long)st->flows,
-		       (unsigned long long)st->reordered, (unsigned long long)gaps,
-		       (unsigned long long)st->foreign, pps);
+		       (unsigned long long)st->reordered, (unsigned long long)t.gaps,
+		       (unsigned long long)t.split, (unsigned long long)st->foreign, pps);
 		return;
 	}
 	printf("{\"received\":%llu,\"flows\":%llu,\"reordered\":%llu,\"gaps\":%llu,"
-	       "\"foreign\":%llu,\"seconds\":%.6f,\"pps\":%.1f,\"per_src\":{",
+	       "\"foreign\":%llu,\"seconds\":%.6f,\"pps\":%.1f,\"split\":%llu,"
+	       "\"sources_max\":%u,\"capture\":%s,\"capture_drops\":%llu,\"per_src\":{",
 	       (unsigned long long)st->received, (unsigned long long)st->flows,
-	       (unsigned long long)st->reordered, (unsigned long long)gaps,
-	       (unsigned long long)st->foreign, secs, pps);
+	       (unsigned long long)st->reordered, (unsigned long long)t.gaps,
+	       (unsigned long long)st->foreign, secs, pps, (unsigned long long)t.split,
+	       t.sources_max, conf->capture ? "true" : "false",
+	       (unsigned long long)st->capture_drops);
 	for (unsigned int i = 0; i < SINK_SRC_SLOTS; i++) {
 		char a[INET_ADDRSTRLEN];
 
@@ -218,10 +351,12 @@ static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: nfqe-sink [--port P] [--expect N] [--timeout S] [--duration S]\n"
-		"                 [--ready-file PATH] [--progress] [--json]\n"
+		"usage: nfqe-sink [--port P | --capture IF] [--expect N] [--timeout S]\n"
+		"                 [--duration S] [--ready-file PATH] [--progress] [--json]\n"
 		"Counts UDP datagrams on 0.0.0.0:P (default 9) and checks nfqe-gen's\n"
-		"per-flow sequence numbers.\n"
+		"per-flow sequence numbers and sources (split flows).\n"
+		"  --capture IF    count IPv4 UDP, TCP and ICMP echo frames arriving on IF\n"
+		"                  (AF_PACKET, before the local firewall) instead\n"
 		"  --expect N      exit 0 as soon as N datagrams arrived\n"
 		"  --timeout S     give up after S seconds: exit 1 if --expect is unmet\n"
 		"  --duration S    count for S seconds\n"
@@ -240,6 +375,7 @@ static int parse_args(int argc, char **argv, struct sink_conf *conf)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "ready-file", required_argument, NULL, 'r' },
+		{ "capture", required_argument, NULL, 'c' },
 		{ "progress", no_argument, NULL, 'P' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -267,6 +403,10 @@ static int parse_args(int argc, char **argv, struct sink_conf *conf)
 			break;
 		case 'r':
 			conf->ready_file = optarg;
+			break;
+		case 'c':
+			conf->capture = optarg;
+			r = strlen(optarg) < IFNAMSIZ && *optarg ? 0 : -EINVAL;
 			break;
 		case 'P':
 			conf->progress = true;
@@ -319,6 +459,50 @@ static int socket_open(uint16_t port)
 	return fd;
 }
 
+/*
+ * AF_PACKET, SOCK_DGRAM (frames arrive without the Ethernet header), IPv4
+ * only, bound to one interface. Created with protocol 0 so that nothing is
+ * queued before the bind narrows it to the interface.
+ */
+static int capture_open(const char *ifname)
+{
+	struct sockaddr_ll sll = {
+		.sll_family = AF_PACKET,
+		.sll_protocol = htons(ETH_P_IP),
+	};
+	int fd, size = SINK_RCVBUF;
+
+	sll.sll_ifindex = if_nametoindex(ifname);
+	if (!sll.sll_ifindex) {
+		fprintf(stderr, "nfqe-sink: interface %s: %m\n", ifname);
+		return -ENODEV;
+	}
+	fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		fprintf(stderr, "nfqe-sink: AF_PACKET socket: %m\n");
+		return -errno;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		fprintf(stderr, "nfqe-sink: bind %s: %m\n", ifname);
+		close(fd);
+		return -EIO;
+	}
+	return fd;
+}
+
+/* Frames the capture socket dropped (full buffer) since the last call. */
+static uint64_t capture_drops(int fd)
+{
+	struct tpacket_stats ps;
+	socklen_t len = sizeof(ps);
+
+	if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &ps, &len) < 0)
+		return 0;
+	return ps.tp_drops;
+}
+
 /* Created complete (write, then rename) so a poller never sees it half. */
 static int ready_file_create(const char *path)
 {
@@ -341,7 +525,7 @@ int main(int argc, char **argv)
 {
 	struct sink_conf conf = { .port = 9 };
 	static uint8_t bufs[SINK_BATCH][SINK_MSG_MAX];
-	struct sockaddr_in froms[SINK_BATCH];
+	struct sockaddr_storage froms[SINK_BATCH];
 	struct mmsghdr msgs[SINK_BATCH];
 	struct iovec iovs[SINK_BATCH];
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -362,7 +546,7 @@ int main(int argc, char **argv)
 	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	fd = socket_open(conf.port);
+	fd = conf.capture ? capture_open(conf.capture) : socket_open(conf.port);
 	if (fd < 0)
 		return 2;
 	if (conf.ready_file && ready_file_create(conf.ready_file) < 0) {
@@ -411,8 +595,16 @@ int main(int argc, char **argv)
 			if (n <= 0)
 				break;
 			now = now_s();
-			for (int i = 0; i < n; i++)
-				packet_account(st, bufs[i], msgs[i].msg_len, &froms[i], now);
+			for (int i = 0; i < n; i++) {
+				const struct sockaddr_in *sin = (const void *)&froms[i];
+
+				if (conf.capture)
+					capture_account(st, bufs[i], msgs[i].msg_len,
+							(const void *)&froms[i], now);
+				else
+					packet_account(st, bufs[i], msgs[i].msg_len,
+						       sin->sin_addr.s_addr, sin->sin_port, now);
+			}
 			if (conf.expect && st->received >= conf.expect)
 				break;
 		}
@@ -423,6 +615,8 @@ int main(int argc, char **argv)
 	}
 	signalled = stop;
 	unmet = conf.expect && st->received < conf.expect;
+	if (conf.capture)
+		st->capture_drops += capture_drops(fd);
 	report(&conf, st);
 	close(fd);
 	free(st->flow);

@@ -433,18 +433,35 @@ static bool line_is_valid(const char *line)
 static char *counting_reader(char *str, int num, void *stream)
 {
 	struct parse_ctx *pc = stream;
-	size_t n;
-	int c;
+	bool nul = false;
+	int c = EOF, n = 0;
 
-	if (!fgets(str, num, pc->f))
+	/* getc(), not fgets(): a NUL byte must not end the line early */
+	while (n < num - 1 && (c = getc(pc->f)) != EOF) {
+		if (c == '\0') {
+			nul = true;
+			c = ' ';
+		}
+		str[n++] = (char)c;
+		if (c == '\n')
+			break;
+	}
+	if (!n)
 		return NULL;
+	str[n] = '\0';
 	pc->line++;
-	n = strlen(str);
-	if (n && str[n - 1] != '\n' && !feof(pc->f)) {
-		while ((c = fgetc(pc->f)) != EOF && c != '\n')
+	/* a full buffer without its newline: the line goes on? */
+	if (str[n - 1] != '\n' && n == num - 1 &&
+	    (c = getc(pc->f)) != EOF && c != '\n') {
+		while ((c = getc(pc->f)) != EOF && c != '\n')
 			;
 		parse_error(pc, "line too long (at most %d characters)",
 			    num - 2);
+		strcpy(str, "\n");
+		return str;
+	}
+	if (nul) {
+		parse_error(pc, "NUL byte in line");
 		strcpy(str, "\n");
 	} else if (!line_is_valid(str)) {
 		parse_error(pc, "syntax error: expected [section] or "

@@ -14,6 +14,12 @@
 
 #include "nfqmsg.h"
 
+bool nfqmsg_ok(const struct nlmsghdr *nlh, int len)
+{
+	return len >= (int)sizeof(*nlh) && mnl_nlmsg_ok(nlh, len) &&
+	       nlh->nlmsg_len <= (unsigned)len;
+}
+
 enum nfqmsg_kind nfqmsg_kind(const struct nlmsghdr *nlh, int *ret_error)
 {
 	if (nlh->nlmsg_type == NLMSG_ERROR) {

@@ -27,6 +27,13 @@ struct nfq_pkt {
 	uint32_t	len;		/* bytes at @payload */
 };
 
+/*
+ * nfqmsg_ok - mnl_nlmsg_ok() that also refuses an nlmsg_len of 2^31 or
+ * more (libmnl 1.0.4 compares it as an int: found by fuzzing). Use it to
+ * walk every received datagram.
+ */
+bool nfqmsg_ok(const struct nlmsghdr *nlh, int len);
+
 /* The kind of one message in a received datagram. */
 enum nfqmsg_kind {
 	NFQMSG_PACKET,		/* a packet: nfqmsg_parse() it */

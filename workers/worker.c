@@ -186,7 +186,7 @@ static int wk_config(struct worker *w, struct nlmsghdr *nlh)
 			return -errno;
 		}
 		len = (int)n;
-		for (m = (struct nlmsghdr *)buf; mnl_nlmsg_ok(m, len);
+		for (m = (struct nlmsghdr *)buf; nfqmsg_ok(m, len);
 		     m = mnl_nlmsg_next(m, &len)) {
 			struct nfq_pkt pkt;
 			int error;
@@ -558,7 +558,7 @@ static void wk_handle_msg(struct worker *w, const void *buf, size_t len,
 	const struct nlmsghdr *nlh = buf;
 	int rem = (int)len;
 
-	for (; mnl_nlmsg_ok(nlh, rem); nlh = mnl_nlmsg_next(nlh, &rem)) {
+	for (; nfqmsg_ok(nlh, rem); nlh = mnl_nlmsg_next(nlh, &rem)) {
 		int error;
 
 		switch (nfqmsg_kind(nlh, &error)) {

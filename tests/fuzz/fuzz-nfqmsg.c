@@ -42,9 +42,20 @@ static bool inside(const void *p, size_t len, const void *lo, const void *hi)
 	return a >= l && a <= h && len <= h - a;
 }
 
+/* The @len bytes at @p are inside message @nlh (its nlmsg_len, not the
+ * aligned length libmnl walks attributes up to). */
+static bool in_msg(const struct nlmsghdr *nlh, const void *p, size_t len)
+{
+	return inside(p, len, mnl_nlmsg_get_payload(nlh),
+		      (const char *)nlh + nlh->nlmsg_len);
+}
+
 /* The last attribute of @type in the message, found the way
  * mnl_attr_parse() walks (it stops at the first malformed attribute and
- * the last of a type wins), or NULL. */
+ * the last of a type wins), or NULL. An attribute that ends past
+ * nlmsg_len is not in the message: libmnl walks up to the aligned length,
+ * so the last one may end up to 3 bytes past the message and the
+ * datagram; nfqmsg_parse() must not use it. */
 static const struct nlattr *find_attr(const struct nlmsghdr *nlh,
 				      uint16_t type)
 {
@@ -53,6 +64,9 @@ static const struct nlattr *find_attr(const struct nlmsghdr *nlh,
 	mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg))
 		if (mnl_attr_get_type(attr) == type)
 			found = attr;
+	/* mnl_attr_get_len(): libmnl has read this header already */
+	if (found && !in_msg(nlh, found, mnl_attr_get_len(found)))
+		return NULL;
 	return found;
 }
 
@@ -62,10 +76,12 @@ static void check_u32(const struct nlmsghdr *nlh, uint16_t type,
 	const struct nlattr *a = find_attr(nlh, type);
 	bool present = a && mnl_attr_get_payload_len(a) >= sizeof(uint32_t);
 
-	if (present)
+	if (present) {
+		check(in_msg(nlh, mnl_attr_get_payload(a), sizeof(uint32_t)));
 		check(value == ntohl(mnl_attr_get_u32(a)));
-	else
+	} else {
 		check(value == 0);
+	}
 	if (ret_present)
 		*ret_present = present;
 }
@@ -105,6 +121,7 @@ static void check_packet(const struct nlmsghdr *nlh)
 	a = find_attr(nlh, NFQA_PACKET_HDR);
 	check(a && mnl_attr_get_payload_len(a) >= sizeof(*ph));
 	ph = mnl_attr_get_payload(a);
+	check(in_msg(nlh, ph, sizeof(*ph)));
 	check(msg.id == ntohl(ph->packet_id));
 	check(msg.hw_protocol == ntohs(ph->hw_protocol));
 	check(msg.hook == ph->hook);
@@ -120,8 +137,7 @@ static void check_packet(const struct nlmsghdr *nlh)
 	if (a) {
 		check(msg.payload == mnl_attr_get_payload(a));
 		check(msg.len == mnl_attr_get_payload_len(a));
-		check(inside(msg.payload, msg.len, mnl_nlmsg_get_payload(nlh),
-			     (const char *)nlh + nlh->nlmsg_len));
+		check(in_msg(nlh, msg.payload, msg.len));
 	} else {
 		check(!msg.payload && !msg.len);
 	}
@@ -171,7 +187,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 1u << 20)
 		return 0;
 
-	for (; mnl_nlmsg_ok(nlh, rem); nlh = mnl_nlmsg_next(nlh, &rem)) {
+	for (; nfqmsg_ok(nlh, rem); nlh = mnl_nlmsg_next(nlh, &rem)) {
 		int error = 0x5a5a5a5a;
 
 		/* What nfqmsg_kind() relies on: the message is in the

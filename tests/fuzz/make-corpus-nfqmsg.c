@@ -127,6 +127,15 @@ static void put_ct(struct nlmsghdr *nlh)
 	put_be32(nlh, NFQA_CT_INFO, 2 /* IP_CT_NEW */);
 }
 
+/* NFQA_PAYLOAD comes last and, as the kernel appends the packet with
+ * skb_zerocopy() and sets nlmsg_len = skb->len, unpadded: nlmsg_len (and
+ * the datagram) end with the packet, often unaligned. */
+static void put_payload(struct nlmsghdr *nlh, size_t len, const void *data)
+{
+	mnl_attr_put(nlh, NFQA_PAYLOAD, len, data);
+	nlh->nlmsg_len -= MNL_ALIGN(len) - len;
+}
+
 static struct nlmsghdr *put_error(void *at, int error, uint32_t seq)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(at);
@@ -218,7 +227,7 @@ static struct nlmsghdr *udp4(void *at, uint32_t id)
 	put_hw_ts(nlh);
 	put_ct(nlh);
 	put_be32(nlh, NFQA_SKB_INFO, NFQA_SKB_CSUMNOTREADY);
-	mnl_attr_put(nlh, NFQA_PAYLOAD, ipv4_udp(ip, sizeof(ip), 38, 38), ip);
+	put_payload(nlh, ipv4_udp(ip, sizeof(ip), 38, 38), ip);
 	return nlh;
 }
 
@@ -243,7 +252,7 @@ int main(int argc, char **argv)
 	put_be32(nlh, NFQA_IFINDEX_INDEV, 2);
 	put_hw_ts(nlh);
 	put_be32(nlh, NFQA_CAP_LEN, 1500);
-	mnl_attr_put(nlh, NFQA_PAYLOAD, ipv4_udp(ip, 64, 1500, 1500), ip);
+	put_payload(nlh, ipv4_udp(ip, 64, 1500, 1500), ip);
 	emit_msg("packet-udp4-caplen", nlh);
 
 	/* a 70000-byte GSO packet (NFQA_CFG_F_GSO), cut at 128 bytes */
@@ -252,7 +261,7 @@ int main(int argc, char **argv)
 	put_be32(nlh, NFQA_IFINDEX_OUTDEV, 3);
 	put_be32(nlh, NFQA_CAP_LEN, 70000);
 	put_be32(nlh, NFQA_SKB_INFO, NFQA_SKB_GSO | NFQA_SKB_CSUMNOTREADY);
-	mnl_attr_put(nlh, NFQA_PAYLOAD, ipv4_udp(ip, 128, 70000, 0), ip);
+	put_payload(nlh, ipv4_udp(ip, 128, 70000, 0), ip);
 	emit_msg("packet-udp4-gso", nlh);
 
 	/* a locally sent IPv6/TCP SYN: OUTPUT hook, uid/gid */
@@ -260,7 +269,7 @@ int main(int argc, char **argv)
 	put_be32(nlh, NFQA_IFINDEX_OUTDEV, 3);
 	put_be32(nlh, NFQA_UID, 1000);
 	put_be32(nlh, NFQA_GID, 1000);
-	mnl_attr_put(nlh, NFQA_PAYLOAD, ipv6_tcp_syn(ip), ip);
+	put_payload(nlh, ipv6_tcp_syn(ip), ip);
 	emit_msg("packet-tcp6-output", nlh);
 
 	/* two packets in one datagram */
@@ -295,13 +304,13 @@ int main(int argc, char **argv)
 	nlh = put_packet(buf, 11, ETH_P_IP, NF_INET_FORWARD, 0);
 	n = ipv4_udp(ip, sizeof(ip), 38, 38);
 	ip[0] = 0x55;
-	mnl_attr_put(nlh, NFQA_PAYLOAD, n, ip);
+	put_payload(nlh, n, ip);
 	emit_msg("packet-bad-version", nlh);
 
 	nlh = put_packet(buf, 12, ETH_P_IP, NF_INET_FORWARD, 0);
 	n = ipv4_udp(ip, sizeof(ip), 38, 38);
 	ip[25] = 200;		/* UDP length past the packet */
-	mnl_attr_put(nlh, NFQA_PAYLOAD, n, ip);
+	put_payload(nlh, n, ip);
 	emit_msg("packet-bad-udp-len", nlh);
 
 	nlh = mnl_nlmsg_put_header(buf);
@@ -312,39 +321,39 @@ int main(int argc, char **argv)
 	a = mnl_nlmsg_get_payload_offset(nlh, sizeof(struct nfgenmsg));
 	a->nla_len = MNL_ATTR_HDRLEN + 4;	/* 4 of its 8 bytes */
 	nlh->nlmsg_len = (uint8_t *)a - (uint8_t *)nlh + a->nla_len;
-	mnl_attr_put(nlh, NFQA_PAYLOAD, ipv4_udp(ip, sizeof(ip), 38, 38), ip);
+	put_payload(nlh, ipv4_udp(ip, sizeof(ip), 38, 38), ip);
 	emit_msg("packet-short-hdr", nlh);
 
 	nlh = put_packet(buf, 14, ETH_P_IP, NF_INET_FORWARD, 0);
 	a = mnl_nlmsg_get_payload_offset(nlh, sizeof(struct nfgenmsg));
 	a->nla_type = NFQA_VERDICT_HDR;		/* no NFQA_PACKET_HDR */
-	mnl_attr_put(nlh, NFQA_PAYLOAD, ipv4_udp(ip, sizeof(ip), 38, 38), ip);
+	put_payload(nlh, ipv4_udp(ip, sizeof(ip), 38, 38), ip);
 	emit_msg("packet-no-hdr", nlh);
 
 	nlh = put_packet(buf, 15, ETH_P_IP, NF_INET_FORWARD, 0);
 	mnl_attr_put_u16(nlh, NFQA_MARK, 0x2a);	/* a u32 of 2 bytes */
-	mnl_attr_put(nlh, NFQA_PAYLOAD, ipv4_udp(ip, sizeof(ip), 38, 38), ip);
+	put_payload(nlh, ipv4_udp(ip, sizeof(ip), 38, 38), ip);
 	emit_msg("packet-mark-2-bytes", nlh);
 
 	nlh = put_packet(buf, 16, ETH_P_IP, NF_INET_FORWARD, 0);
 	mnl_attr_put_u16(nlh, NFQA_CAP_LEN, 1500);
-	mnl_attr_put(nlh, NFQA_PAYLOAD, ipv4_udp(ip, sizeof(ip), 38, 38), ip);
+	put_payload(nlh, ipv4_udp(ip, sizeof(ip), 38, 38), ip);
 	emit_msg("packet-caplen-2-bytes", nlh);
 
 	nlh = put_packet(buf, 17, ETH_P_IP, NF_INET_FORWARD, 0);
 	put_be32(nlh, NFQA_CAP_LEN, 1500);	/* wire 1500, IP says 38 */
-	mnl_attr_put(nlh, NFQA_PAYLOAD, ipv4_udp(ip, sizeof(ip), 38, 38), ip);
+	put_payload(nlh, ipv4_udp(ip, sizeof(ip), 38, 38), ip);
 	emit_msg("packet-caplen-mismatch", nlh);
 
 	nlh = put_packet(buf, 18, ETH_P_IP, NF_INET_FORWARD, 0);
 	mnl_attr_put_u32(nlh, 200, 0);		/* type past NFQA_MAX */
-	mnl_attr_put(nlh, NFQA_PAYLOAD, ipv4_udp(ip, sizeof(ip), 38, 38), ip);
+	put_payload(nlh, ipv4_udp(ip, sizeof(ip), 38, 38), ip);
 	emit_msg("packet-unknown-attr", nlh);
 
 	/* payload attribute longer than the message: the walk stops */
 	nlh = put_packet(buf, 19, ETH_P_IP, NF_INET_FORWARD, 0);
 	a = mnl_nlmsg_get_payload_tail(nlh);
-	mnl_attr_put(nlh, NFQA_PAYLOAD, ipv4_udp(ip, sizeof(ip), 38, 38), ip);
+	put_payload(nlh, ipv4_udp(ip, sizeof(ip), 38, 38), ip);
 	a->nla_len += 100;
 	emit_msg("packet-payload-overrun", nlh);
 
