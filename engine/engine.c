@@ -22,11 +22,13 @@
 #include <urcu-qsbr.h>
 
 #include "nfqe-config.h"
+#include "inspector.h"
 #include "control.h"
 #include "engine.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "offload.h"
 #include "privdrop.h"
 #include "takeover.h"
 
@@ -42,6 +44,8 @@ struct engine {
 	struct worker		**workers;
 	struct control		*control;	/* NULL: no control socket */
 	struct flowtable	*ft;		/* NULL: [flows] enable = no */
+	struct policy_root	policy;		/* the workers' decide context */
+	struct offload		*offload;	/* NULL: [offload] enable = no */
 	bool			rcu_registered;
 	bool			stuck;		/* a worker did not stop */
 	bool			handed_over;	/* takeover: queues given away */
@@ -145,6 +149,8 @@ static struct flowtable *engine_flowtable_new(const struct nfqe_config *cfg)
 	p.udp_established_s = cfg->flow_timeout[FT_UDP_ESTABLISHED];
 	p.icmp_s = cfg->flow_timeout[FT_ICMP];
 	p.other_s = cfg->flow_timeout[FT_OTHER];
+	/* flow slots hold inspector state: the wrapper knows its plug-in */
+	p.slot_free = inspector_slot_free;
 	return flowtable_new(&p);
 }
 
@@ -332,8 +338,10 @@ static int engine_takeover_take(struct engine *e, int **ret_fds)
 	return ret;
 }
 
-struct engine *engine_new(const struct nfqe_config *cfg, const char *conf_path,
-			  const char *cli_queues, bool takeover)
+struct engine *engine_new(const struct nfqe_config *cfg, struct policy *policy,
+			  const struct offload_config *oc,
+			  const char *conf_path, const char *cli_queues,
+			  bool takeover)
 {
 	struct engine *e = calloc(1, sizeof(*e));
 	unsigned n = cfg->queue_last - cfg->queue_first + 1;
@@ -341,8 +349,12 @@ struct engine *engine_new(const struct nfqe_config *cfg, const char *conf_path,
 	char err[256];
 	int ret;
 
-	if (!e)
+	if (!e) {
+		policy_free(policy);
 		return NULL;
+	}
+	/* owned from here on: engine_free() frees it on every path */
+	policy_root_init(&e->policy, NULL, policy);
 	e->cfg = *cfg;
 	e->sig_fd = -1;
 	e->conf_path = conf_path ? strdup(conf_path) : NULL;
@@ -365,6 +377,19 @@ struct engine *engine_new(const struct nfqe_config *cfg, const char *conf_path,
 		if (ret < 0 && ret != -ENOENT)
 			goto err_free;
 	}
+	/* as root, before the queues are bound: the glue probe wants an
+	 * unbound queue, and the raw-mode sets must exist before any rule
+	 * refers to them */
+	if (oc && oc->enable) {
+		char oerr[512];
+
+		e->offload = offload_new(oc, cfg, oerr, sizeof(oerr));
+		if (!e->offload) {
+			log_err("%s", oerr);
+			goto err_free;
+		}
+	}
+	e->policy.offload = e->offload;
 	for (unsigned i = 0; i < n; i++) {
 		struct worker_params p = {
 			.queue = (uint16_t)(cfg->queue_first + i),
@@ -379,7 +404,7 @@ struct engine *engine_new(const struct nfqe_config *cfg, const char *conf_path,
 			.batch_cap = BATCH_CAP,
 			.tunables = &e->tunables,
 			.decide = policy_decide,
-			.decide_ctx = e,
+			.decide_ctx = &e->policy,
 			.flow_zone = cfg->flow_zone,
 			.flow_zone_indev = cfg->flow_zone_indev,
 		};
@@ -432,6 +457,7 @@ struct engine *engine_new(const struct nfqe_config *cfg, const char *conf_path,
 			goto err_free;
 		}
 	}
+	e->policy.ft = e->ft;	/* no worker runs yet */
 	for (unsigned i = 0; i < e->nworkers; i++) {
 		worker_set_flowtable(e->workers[i], e->ft);
 		ret = worker_start(e->workers[i]);
@@ -465,6 +491,7 @@ err_free:
 				close(adopt[i]);
 		free(adopt);
 	}
+	policy_free(policy);
 	engine_free(e);
 	return NULL;
 }
@@ -491,7 +518,10 @@ void engine_free(struct engine *e)
 	if (e->stuck)
 		return;
 	nfq_kstats_close();
+	/* retirements flush the flow table's decisions: before it goes */
+	policy_root_fini(&e->policy);
 	flowtable_free(e->ft);
+	offload_free(e->offload);
 	if (e->rcu_registered)
 		rcu_unregister_thread();
 	if (e->tunables)
@@ -586,11 +616,22 @@ static int engine_reload_config(struct engine *e)
 {
 	struct nfqe_config cfg;
 	struct nfqe_tunables *t, *old;
-	char err[2048], restart[256];
+	struct policy_builder *b;
+	struct policy *policy;
+	char err[4096], restart[256], desc[128];
+	int ret;
 
 	config_defaults(&cfg);
-	if (e->conf_path && config_load(e->conf_path, &cfg, err,
-					sizeof(err)) < 0) {
+	b = policy_builder_new();
+	if (!b) {
+		log_err("reload failed: out of memory");
+		return -1;
+	}
+	ret = e->conf_path ? policy_config_load(e->conf_path, &cfg, b, err,
+						sizeof(err)) : 0;
+	policy = ret < 0 ? NULL : policy_build(b, err, sizeof(err));
+	policy_builder_free(b);
+	if (!policy) {
 		log_err("reload failed, the running config stays:\n%s", err);
 		return -1;
 	}
@@ -602,11 +643,24 @@ static int engine_reload_config(struct engine *e)
 		cfg.seccomp = cfg.seccomp_cli;
 	if (config_check(&cfg, err, sizeof(err)) < 0) {
 		log_err("reload failed, the running config stays: %s", err);
+		policy_free(policy);
 		return -1;
 	}
 	t = tunables_new(&cfg);
 	if (!t) {
 		log_err("reload failed: out of memory");
+		policy_free(policy);
+		return -1;
+	}
+	/* never waits for a grace period, as the tunables below */
+	policy_describe(policy, desc, sizeof(desc));
+	ret = policy_reload(&e->policy, policy);
+	if (ret < 0) {
+		log_err("reload failed, the running config stays: %d replaced "
+			"policies still wait for a grace period (is a worker "
+			"stuck?)", POLICY_PENDING_MAX);
+		policy_free(policy);
+		free(caa_container_of(t, struct tunables_box, t));
 		return -1;
 	}
 	config_restart_keys(&e->cfg, &cfg, restart, sizeof(restart));
@@ -632,9 +686,9 @@ static int engine_reload_config(struct engine *e)
 	old = rcu_xchg_pointer(&e->tunables, t);
 	call_rcu(&caa_container_of(old, struct tunables_box, t)->rcu,
 		 tunables_free_rcu);
-	log_info("reloaded: batch_max %u, max_hold %u us, malformed %s",
-		 t->batch_max, t->max_hold_us,
-		 t->malformed_verdict == NF_DROP ? "drop" : "accept");
+	log_info("reloaded: batch_max %u, max_hold %u us, malformed %s; "
+		 "policy: %s", t->batch_max, t->max_hold_us,
+		 t->malformed_verdict == NF_DROP ? "drop" : "accept", desc);
 	return 0;
 }
 

@@ -11,7 +11,10 @@
 
 #include "config.h"
 #include "flowtable.h"
+#include "offload.h"
 #include "policy.h"
+
+struct offload_config;
 #include "worker.h"
 
 struct engine;
@@ -60,12 +63,17 @@ struct report {
  * engine_new - bind every queue of @cfg (one worker each) and start them.
  * With @takeover, take the bound queues over from the nfqe running behind
  * @cfg's control socket instead (takeover.h); bind them if none runs.
+ * @policy is the first policy (NULL: accept all), owned by the engine from
+ * here on, also when it fails. @oc (NULL or not enabled: no offload) is
+ * copied.
  * @conf_path is the file reloads read again (NULL: built-in defaults);
  * @cli is the config as overridden on the command line. Returns NULL and
  * logs the reason (naming the queue) on failure; nothing stays bound.
  */
-struct engine *engine_new(const struct nfqe_config *cfg, const char *conf_path,
-			  const char *cli_queues, bool takeover);
+struct engine *engine_new(const struct nfqe_config *cfg, struct policy *policy,
+			  const struct offload_config *oc,
+			  const char *conf_path, const char *cli_queues,
+			  bool takeover);
 /* Stop every worker (each verdicts and drains what it holds), unbind. */
 void engine_free(struct engine *e);
 

@@ -30,11 +30,13 @@
 
 #include "flowtable.h"
 #include "inspector.h"
+#include "nfqe-config.h"
 #include "log.h"
 #include "worker.h"
 
+/* meson sets it in nfqe-config.h; this default is for builds without */
 #ifndef NFQE_PLUGINDIR
-#define NFQE_PLUGINDIR "/usr/local/lib/nfqe"
+#define NFQE_PLUGINDIR "/usr/local/lib/x86_64-linux-gnu/nfqe"
 #endif
 
 #define INSPECTOR_NAME_MAX	64

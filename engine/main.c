@@ -12,7 +12,10 @@
 
 #include "nfqe-config.h"
 #include "engine.h"
+#include "offload.h"
 #include "log.h"
+#include "offload.h"
+#include "policy.h"
 
 static void usage(FILE *f)
 {
@@ -56,7 +59,10 @@ int main(int argc, char **argv)
 	const char *conf_path = NULL, *queues = NULL;
 	bool check = false, takeover = false, stuck;
 	int seccomp = -1;
-	char err[4096];
+	char err[4096], desc[128];
+	struct policy_builder *b;
+	struct offload_config oc;
+	struct policy *policy;
 	struct engine *e;
 	int c, ret;
 
@@ -106,8 +112,15 @@ int main(int argc, char **argv)
 	config_defaults(&cfg);
 	if (!conf_path && access(NFQE_DEFAULT_CONF, F_OK) == 0)
 		conf_path = NFQE_DEFAULT_CONF;
-	if (conf_path && config_load(conf_path, &cfg, err, sizeof(err)) < 0) {
+	b = policy_builder_new();
+	if (!b) {
+		fprintf(stderr, "nfqe: out of memory\n");
+		return 1;
+	}
+	if (conf_path && policy_config_load(conf_path, &cfg, b, err,
+					    sizeof(err)) < 0) {
 		fprintf(stderr, "nfqe: config errors:\n%s\n", err);
+		policy_builder_free(b);
 		return 1;
 	}
 	if (queues && config_parse_queues(queues, &cfg.queue_first,
@@ -115,6 +128,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "nfqe: --queues '%s' is not a range A:B of at "
 			"most %d queues in 0..65535\n", queues,
 			NFQE_MAX_QUEUES);
+		policy_builder_free(b);
 		return 2;
 	}
 	/* kept by reloads, as -q is */
@@ -123,19 +137,30 @@ int main(int argc, char **argv)
 		cfg.seccomp = seccomp;
 	if (config_check(&cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "nfqe: %s\n", err);
+		policy_builder_free(b);
 		return 1;
 	}
+	/* --check too: the rules compiled, the inspectors' plug-ins loaded */
+	oc = *policy_builder_offload(b);
+	policy = policy_build(b, err, sizeof(err));
+	policy_builder_free(b);
+	if (!policy) {
+		fprintf(stderr, "nfqe: %s\n", err);
+		return 1;
+	}
+	policy_describe(policy, desc, sizeof(desc));
 	if (check) {
-		printf("%s: OK (queues %u:%u)\n",
+		printf("%s: OK (queues %u:%u), policy: %s\n",
 		       conf_path ? conf_path : "built-in defaults",
-		       cfg.queue_first, cfg.queue_last);
+		       cfg.queue_first, cfg.queue_last, desc);
+		policy_free(policy);
 		return 0;
 	}
 
 	log_set_level(cfg.log_level);
-	log_info("nfqe %s starting, config %s", NFQE_VERSION,
-		 conf_path ? conf_path : "built-in defaults");
-	e = engine_new(&cfg, conf_path, queues, takeover);
+	log_info("nfqe %s starting, config %s, policy: %s", NFQE_VERSION,
+		 conf_path ? conf_path : "built-in defaults", desc);
+	e = engine_new(&cfg, policy, &oc, conf_path, queues, takeover);
 	if (!e)
 		return 1;
 	ret = engine_run(e);

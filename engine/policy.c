@@ -13,6 +13,8 @@
  *
  *	verdict word	bits 0-7    NF_ACCEPT, NF_DROP, NF_REPEAT or NF_QUEUE
  *			bit  8      a mark is set (CD_SET_MARK)
+ *			bit  9      offloaded (CD_OFFLOAD): call the offload
+ *				    hook again, it writes the verdict
  *			bits 10-14  the policy generation (CD_GEN)
  *			bits 16-31  NF_QUEUE: the queue number, as in the
  *				    kernel's verdict; with CD_SET_MARK: the
@@ -21,10 +23,17 @@
  *
  * The mask is looked up, not stored, because "mark N/MASK" keeps the
  * packet's other mark bits: every packet's new mark is computed from its
- * own queued mark. The generation makes a worker that already runs the new
- * policy ignore decisions the old one stored during a reload, before
- * flowtable_decision_flush() has wiped them; the flush remains what
- * guarantees it (5 bits would wrap, flushes do not).
+ * own queued mark.
+ *
+ * Reload without waiting. policy_reload() publishes the new policy and
+ * returns; the old one is retired by call_rcu() after a grace period:
+ * flowtable_decision_flush(), then free. Until then the generation does the
+ * flush's work: a worker running the new policy ignores every decision
+ * stored under another generation, including those a worker still running
+ * the old policy stores during the grace period. A stale decision of
+ * generation g lives at most until the retirement queued by the reload
+ * that replaced g; reloads are refused while POLICY_PENDING_MAX
+ * retirements wait, so the 5-bit generation cannot wrap onto a live one.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -37,29 +46,81 @@
 
 #include "flowtable.h"
 #include "inspector.h"
+#include "offload.h"
 #include "policy.h"
 #include "ruleset.h"
 #include "worker.h"
 
 #define CD_SET_MARK	0x100u
+#define CD_OFFLOAD	0x200u
 #define CD_GEN_SHIFT	10
 #define CD_GEN_MASK	0x1fu
 #define CD_ARG_SHIFT	16
 
 #define INSPECTOR_PREFIX	"inspector"
 
+/*
+ * ThreadSanitizer sees neither liburcu's publication (rcu_xchg_pointer(),
+ * rcu_dereference()) nor its grace periods (liburcu is not instrumented).
+ * As in the flow table, annotations model exactly what RCU guarantees:
+ * publishing releases the new policy and a reader acquires it; a reader
+ * releases when it is done and the retirement acquires after the grace
+ * period, before the flush and the free; call_rcu() hands the old policy
+ * over. Compiled out without TSan.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define POLICY_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define POLICY_TSAN 1
+#endif
+#endif
+
+#ifdef POLICY_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+static char policy_tsan_grace;
+
+static inline void tsan_release(const void *addr)
+{
+	__tsan_release((void *)addr);
+}
+
+static inline void tsan_acquire(const void *addr)
+{
+	__tsan_acquire((void *)addr);
+}
+#define TSAN_GRACE	(&policy_tsan_grace)
+#else
+static inline void tsan_release(const void *addr)
+{
+}
+
+static inline void tsan_acquire(const void *addr)
+{
+}
+#define TSAN_GRACE	NULL
+#endif
+
 struct policy {
 	struct ruleset		*rs;
 	struct inspector_set	*insp;
 	struct inspector	**inspectors;	/* by ruleset inspector index */
 	uint32_t		gen;		/* 0..CD_GEN_MASK */
+	/* retirement (policy_reload()) */
+	struct policy_root	*root;
+	struct rcu_head		rcu;
 };
+
+_Static_assert(POLICY_PENDING_MAX + 2 <= CD_GEN_MASK + 1,
+	       "the generation must outlast the pending retirements");
 
 struct policy_builder {
 	struct ruleset		*rs;
 	struct inspector_set	*insp;
 	char			**sections;	/* NAMEs of [inspector NAME] */
 	unsigned		nsections;
+	struct offload_config	oc;		/* [offload] */
 };
 
 static bool builder_has_section(const struct policy_builder *b,
@@ -107,7 +168,14 @@ struct policy_builder *policy_builder_new(void)
 		return NULL;
 	}
 	ruleset_set_inspector_check(b->rs, inspector_known, b);
+	offload_config_defaults(&b->oc);
 	return b;
+}
+
+const struct offload_config *
+policy_builder_offload(const struct policy_builder *b)
+{
+	return &b->oc;
 }
 
 void policy_builder_free(struct policy_builder *b)
@@ -170,6 +238,7 @@ unsigned policy_builder_parsers(struct policy_builder *b,
 	const struct config_section_parser p[] = {
 		{ "rules", false, rules_key, b },
 		{ INSPECTOR_PREFIX, true, inspector_key, b },
+		{ "offload", false, offload_config_key, &b->oc },
 	};
 	unsigned n = sizeof(p) / sizeof(p[0]);
 
@@ -227,7 +296,9 @@ int policy_config_load(const char *path, struct nfqe_config *cfg,
 		return -1;
 	}
 	n = policy_builder_parsers(b, parsers, 4);
-	return config_load_ext(path, cfg, parsers, n, err, errlen);
+	if (config_load_ext(path, cfg, parsers, n, err, errlen) < 0)
+		return -1;
+	return offload_config_check(&b->oc, err, errlen);
 }
 
 void policy_free(struct policy *p)
@@ -310,35 +381,66 @@ void policy_root_init(struct policy_root *root, struct flowtable *ft,
 		      struct policy *p)
 {
 	root->ft = ft;
+	root->pending = 0;
+	tsan_release(p);
 	rcu_assign_pointer(root->cur, p);
 }
 
 void policy_root_fini(struct policy_root *root)
 {
+	bool online = rcu_read_ongoing();
+
+	if (online)
+		rcu_thread_offline();
+	rcu_barrier();		/* every retirement has run */
+	if (online)
+		rcu_thread_online();
+	/* pairs with the retirements' release: their accesses come first */
+	(void)__atomic_load_n(&root->pending, __ATOMIC_ACQUIRE);
 	policy_free(root->cur);
 	root->cur = NULL;
+}
+
+/* call_rcu(): no worker decides with @head's policy any more, so no
+ * decision of it can be stored after this flush. */
+static void policy_retire_rcu(struct rcu_head *head)
+{
+	struct policy *old = caa_container_of(head, struct policy, rcu);
+	struct policy_root *root;
+
+	tsan_acquire(old);		/* call_rcu()'s hand-over */
+	tsan_acquire(TSAN_GRACE);
+	root = old->root;
+	if (root->ft)
+		flowtable_decision_flush(root->ft);
+	policy_free(old);
+	__atomic_sub_fetch(&root->pending, 1, __ATOMIC_RELEASE);
 }
 
 int policy_reload(struct policy_root *root, struct policy *next)
 {
 	struct policy *old = root->cur;
 
+	if (__atomic_load_n(&root->pending, __ATOMIC_ACQUIRE) >=
+	    POLICY_PENDING_MAX)
+		return -EBUSY;
 	if (next)
 		next->gen = old ? (old->gen + 1) & CD_GEN_MASK : 1;
+	tsan_release(next);
 	old = rcu_xchg_pointer(&root->cur, next);
-	/* every worker has finished the packets it decided with @old, so no
-	 * decision of the old rules can be stored after the flush */
-	synchronize_rcu();
-	if (root->ft)
-		flowtable_decision_flush(root->ft);
-	policy_free(old);
+	if (!old)
+		return 0;	/* no policy cached anything */
+	old->root = root;
+	__atomic_add_fetch(&root->pending, 1, __ATOMIC_RELAXED);
+	tsan_release(old);
+	call_rcu(&old->rcu, policy_retire_rcu);
 	return 0;
 }
 
-void policy_offload(const struct policy_root *root, const struct policy *p,
+bool policy_offload(const struct policy_root *root, const struct policy *p,
 		    const struct nfqe_pkt *pkt, struct nfqe_verdict *ret)
 {
-	ret->verdict = NF_ACCEPT;
+	return offload_decide(root->offload, pkt, ret);
 }
 
 bool policy_inspect_verdict(enum inspect_result res, uint32_t mark,
@@ -359,6 +461,11 @@ bool policy_inspect_verdict(enum inspect_result res, uint32_t mark,
 	case INSPECT_FLOW_DROP:
 		ret->verdict = NF_DROP;
 		return true;
+	case INSPECT_FLOW_MARK:
+		ret->verdict = NF_ACCEPT;
+		ret->mark = mark;
+		ret->set_mark = true;
+		return true;
 	case INSPECT_ACCEPT:
 	case INSPECT_MORE:
 	default:
@@ -369,7 +476,8 @@ bool policy_inspect_verdict(enum inspect_result res, uint32_t mark,
 
 /* Apply the decision @cv/@cm cached on the flow; false when it is not one
  * of @p's (then @ret is untouched). */
-static inline bool cached_apply(const struct policy *p, uint32_t cv,
+static inline bool cached_apply(const struct policy_root *root,
+				const struct policy *p, uint32_t cv,
 				uint32_t cm, const struct nfqe_pkt *pkt,
 				struct nfqe_verdict *ret)
 {
@@ -377,6 +485,10 @@ static inline bool cached_apply(const struct policy *p, uint32_t cv,
 
 	if (((cv >> CD_GEN_SHIFT) & CD_GEN_MASK) != p->gen)
 		return false;
+	if (cv & CD_OFFLOAD) {
+		offload_flow(root->offload, pkt, ret);
+		return true;
+	}
 	if (verdict == NF_QUEUE) {
 		ret->verdict = (cv & NF_VERDICT_QMASK) | NF_QUEUE;
 		return true;
@@ -402,21 +514,18 @@ static inline void set_mark(const struct rule_action *a,
 	ret->set_mark = true;
 }
 
-void policy_decide(void *ctx, const struct nfqe_pkt *pkt,
-		   struct nfqe_verdict *ret)
+static inline void decide(const struct policy_root *root,
+			  const struct policy *p, const struct nfqe_pkt *pkt,
+			  struct nfqe_verdict *ret)
 {
-	struct policy_root *root = ctx;
-	const struct policy *p = rcu_dereference(root->cur);
 	struct flow *flow = root->ft ? pkt->flow : NULL;
 	const struct rule_action *a;
 	uint32_t cv, cm, mask_index = 0, mark = 0;
 	enum inspect_result res;
-	bool final = true;
+	bool final = true, offloaded = false;
 
-	if (!p)
-		return;		/* no policy: the preset accept */
 	if (flow && !flow_decision_get(root->ft, flow, &cv, &cm) &&
-	    cached_apply(p, cv, cm, pkt, ret))
+	    cached_apply(root, p, cv, cm, pkt, ret))
 		return;
 	a = ruleset_action(p->rs, ruleset_match(p->rs, pkt));
 	switch (a->type) {
@@ -434,15 +543,22 @@ void policy_decide(void *ctx, const struct nfqe_pkt *pkt,
 		mark = a->mark;
 		break;
 	case RA_QUEUE:
-		ret->verdict = NF_QUEUE_NR(a->queue);
+		ret->verdict = NF_QUEUE_NR((uint32_t)a->queue);
 		break;
 	case RA_OFFLOAD:
-		policy_offload(root, p, pkt, ret);
+		final = policy_offload(root, p, pkt, ret);
+		offloaded = true;
 		break;
 	case RA_INSPECT:
 		res = inspector_inspect(p->inspectors[a->inspector], pkt,
 					&mark);
 		final = policy_inspect_verdict(res, mark, ret);
+		if (res == INSPECT_FLOW_ACCEPT && root->offload) {
+			/* the plug-in has seen enough: the kernel takes the
+			 * rest of the flow */
+			offload_flow(root->offload, pkt, ret);
+			offloaded = true;
+		}
 		break;
 	default:
 		ret->verdict = NF_ACCEPT;
@@ -452,7 +568,11 @@ void policy_decide(void *ctx, const struct nfqe_pkt *pkt,
 	if (!final || !flow || !a->cacheable)
 		return;
 	cv = ret->verdict | p->gen << CD_GEN_SHIFT;
-	if (ret->set_mark && (a->type == RA_MARK || a->type == RA_REPEAT)) {
+	if (offloaded) {
+		/* the hook decides again for every later packet */
+		cv = NF_ACCEPT | CD_OFFLOAD | p->gen << CD_GEN_SHIFT;
+		mark = 0;
+	} else if (ret->set_mark && (a->type == RA_MARK || a->type == RA_REPEAT)) {
 		cv |= CD_SET_MARK | mask_index << CD_ARG_SHIFT;
 	} else if (ret->set_mark) {
 		/* a hook's mark: the whole mark, mask index 0 */
@@ -462,4 +582,17 @@ void policy_decide(void *ctx, const struct nfqe_pkt *pkt,
 		mark = 0;
 	}
 	flow_decision_set(root->ft, flow, cv, mark);
+}
+
+void policy_decide(void *ctx, const struct nfqe_pkt *pkt,
+		   struct nfqe_verdict *ret)
+{
+	struct policy_root *root = ctx;
+	const struct policy *p = rcu_dereference(root->cur);
+
+	if (!p)
+		return;		/* no policy: the preset accept */
+	tsan_acquire(p);
+	decide(root, p, pkt, ret);
+	tsan_release(TSAN_GRACE);
 }

@@ -18,7 +18,8 @@
  * policy_build(). A failed build leaves the running policy alone.
  *
  * Caching. A final decision (accept, drop, mark, repeat mark, queue,
- * offload, an inspector's FLOW_ACCEPT/FLOW_DROP) is stored on the packet's
+ * offload, an inspector's FLOW_ACCEPT/FLOW_DROP/FLOW_MARK) is stored on the
+ * packet's
  * flow when its rule and every rule before it use no "state" match; the
  * default is cached when no rule uses "state". Later packets of the flow,
  * in both directions, get the stored decision without rule evaluation
@@ -39,14 +40,21 @@
 struct nfqe_pkt;
 struct nfqe_verdict;
 struct flowtable;
+struct offload;
 struct policy;
 struct policy_builder;
+struct offload_config;
 
 /* What the engine hands to policy_decide() as its context. */
 struct policy_root {
 	struct policy		*cur;	/* RCU-published; rcu_dereference() */
 	struct flowtable	*ft;	/* NULL: no decision caching */
+	struct offload		*offload; /* NULL: "offload" only accepts */
+	unsigned		pending; /* replaced policies not yet retired */
 };
+
+/* Reloads that may wait for their grace period at once; more: -EBUSY. */
+#define POLICY_PENDING_MAX	8
 
 /* An empty builder: no rules, default accept. NULL with errno ENOMEM. */
 struct policy_builder *policy_builder_new(void);
@@ -71,6 +79,11 @@ unsigned policy_builder_parsers(struct policy_builder *b,
 int policy_config_load(const char *path, struct nfqe_config *cfg,
 		       struct policy_builder *b, char *err, size_t errlen);
 
+/* The [offload] section as parsed (defaults if none); valid as long as
+ * @b. */
+const struct offload_config *
+policy_builder_offload(const struct policy_builder *b);
+
 /*
  * Compile what was parsed and load the plug-ins. The builder gives up its
  * content (free it afterwards). NULL with @err and errno on failure.
@@ -90,17 +103,30 @@ void policy_describe(const struct policy *p, char *ret, size_t len);
 void policy_root_init(struct policy_root *root, struct flowtable *ft,
 		      struct policy *p);
 
-/* Free the current policy. Once no worker runs any more. */
+/*
+ * Wait for the replaced policies to be retired (rcu_barrier()), then free
+ * the current one. Once no worker runs any more; the flow table must still
+ * exist. Context: registered thread, holding no RCU pointer.
+ */
 void policy_root_fini(struct policy_root *root);
 
 /*
- * policy_reload - publish @next in place of the current policy: exchange
- * the pointer, wait for a grace period (no worker decides with the old
- * policy any more), forget every decision cached on flows, free the old
- * policy. Packets keep flowing throughout; a worker sees either policy for
- * a whole packet. Returns 0.
- * Context: a registered QSBR thread holding no RCU pointer (the engine's
- * main thread), one reload at a time.
+ * policy_reload - publish @next in place of the current policy.
+ *
+ * The pointer is exchanged (rcu_xchg_pointer()); from the next packet on a
+ * worker decides with @next, and decisions the old policy cached on flows
+ * are ignored at once (each carries its policy's generation). After a
+ * grace period, in liburcu's call_rcu thread, every cached decision is
+ * flushed (flowtable_decision_flush()) and the old policy freed. The
+ * caller never waits for the grace period: a worker stuck in a decide step
+ * must not stall the main loop (and its watchdog), as for the tunables.
+ * Queues stay bound; no packet is held back.
+ *
+ * Returns 0, or -EBUSY when POLICY_PENDING_MAX replaced policies still
+ * wait for a grace period (a worker is stuck): then nothing changed and
+ * @next still belongs to the caller.
+ * Context: a registered QSBR thread (the engine's main thread), one reload
+ * at a time.
  */
 int policy_reload(struct policy_root *root, struct policy *next);
 
@@ -114,14 +140,15 @@ void policy_decide(void *ctx, const struct nfqe_pkt *pkt,
 		   struct nfqe_verdict *ret);
 
 /*
- * policy_offload - the seam for the kernel bypass of the "offload" action,
- * called for the first packet of a flow a rule offloads (later packets get
- * the cached decision and never reach it). Today it only accepts; the
- * offload work will program the bypass for @pkt->flow here. It must write
- * a final verdict into @ret, which is cached on the flow.
+ * policy_offload - the kernel bypass of the "offload" action (offload.h):
+ * called for every packet of a flow a rule offloads that still reaches
+ * nfqe (the cached decision calls it again: a packet that was queued
+ * before the bypass took effect, or whose kernel set element expired). It
+ * writes the verdict into @ret and returns true when the decision is final
+ * for the flow (false: below [offload] depth, decide the next one again).
  * Context: as policy_decide().
  */
-void policy_offload(const struct policy_root *root, const struct policy *p,
+bool policy_offload(const struct policy_root *root, const struct policy *p,
 		    const struct nfqe_pkt *pkt, struct nfqe_verdict *ret);
 
 /*

@@ -107,6 +107,9 @@ static int seccomp_allow_restricted(scmp_filter_ctx ctx)
 	const struct scmp_arg_cmp get_name = SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME);
 	/* stdio asks whether stderr is a terminal */
 	const struct scmp_arg_cmp tcgets = SCMP_A1(SCMP_CMP_EQ, TCGETS);
+	/* a reload resolves the rules' iif/oif names: if_nametoindex() on
+	 * an AF_UNIX datagram socket */
+	const struct scmp_arg_cmp ifindex = SCMP_A1(SCMP_CMP_EQ, SIOCGIFINDEX);
 	/* abort(): a signal to this process only */
 	const struct scmp_arg_cmp self = SCMP_A0(SCMP_CMP_EQ, getpid());
 	int ret = 0;
@@ -116,6 +119,7 @@ static int seccomp_allow_restricted(scmp_filter_ctx ctx)
 	ret = ret ? ret : seccomp_allow(ctx, "prctl", 1, &set_name);
 	ret = ret ? ret : seccomp_allow(ctx, "prctl", 1, &get_name);
 	ret = ret ? ret : seccomp_allow(ctx, "ioctl", 1, &tcgets);
+	ret = ret ? ret : seccomp_allow(ctx, "ioctl", 1, &ifindex);
 	ret = ret ? ret : seccomp_allow(ctx, "tgkill", 1, &self);
 	/* clone3 passes its flags in memory, out of the filter's sight:
 	 * ENOSYS makes glibc fall back to clone */

@@ -123,6 +123,34 @@ if run rules-config 0 rules -c "$DATA/good.conf"; then
 fi
 run rules-bad-config 1 rules -c "$DATA/bad.conf"
 
+# offload: bypass rules before the queue rule (connmark in forward mode,
+# nfqe's ipsets in raw mode); none without it
+if run rules-offload-forward 0 rules --queues 0:1 --offload; then
+	line rules-offload-forward "$T/out" \
+		"-A NFQE -m connmark --mark 0x40000000/0x40000000 -j ACCEPT"
+	line rules-offload-forward "$T/out" \
+		"-A NFQE -m mark --mark 0x40000000/0x40000000 -j CONNMARK --save-mark --nfmask 0x40000000 --ctmask 0x40000000"
+	line rules-offload-forward "$T/out" \
+		"-A NFQE -m mark --mark 0x40000000/0x40000000 -j ACCEPT"
+	line rules-offload-forward "$T/out" \
+		"-A NFQE -j NFQUEUE --queue-balance 0:1 --queue-bypass --queue-cpu-fanout"
+fi
+if run rules-offload-raw 0 rules --queues 0:1 --mode raw --offload; then
+	line rules-offload-raw "$T/out" \
+		"-A NFQE -m set --match-set nfqe_offload-4s src,src,dst -m set --match-set nfqe_offload-4d src,dst,dst -j ACCEPT"
+	line rules-offload-raw "$T/out" \
+		"-A NFQE -m set --match-set nfqe_offload-4s dst,dst,src -m set --match-set nfqe_offload-4d dst,src,src -j ACCEPT"
+	hasnt rules-offload-raw "$T/out" "connmark"
+fi
+if run rules-offload-raw6 0 rules --mode raw --offload --ipv6; then
+	has rules-offload-raw6 "$T/out" "--match-set nfqe_offload-6s src,src,dst"
+	has rules-offload-raw6 "$T/out" "ip6tables-restore"
+fi
+if run rules-no-offload 0 rules --queues 0:1 --mode raw; then
+	hasnt rules-no-offload "$T/out" "match-set"
+	hasnt rules-no-offload "$T/out" "connmark"
+fi
+
 for q in 1:x 5:2 0:300 70000 ""; do
 	run "rules-bad-queues '$q'" 2 rules --queues "$q"
 done
