@@ -491,8 +491,7 @@ err_free:
 				close(adopt[i]);
 		free(adopt);
 	}
-	policy_free(policy);
-	engine_free(e);
+	engine_free(e);	/* frees the policy too: e->policy owns it */
 	return NULL;
 }
 
@@ -533,15 +532,45 @@ void engine_free(struct engine *e)
 	free(e);
 }
 
+/* The counters of the current policy's inspectors, read by the main
+ * thread: an online QSBR reader here, and the only thread that replaces
+ * the policy, so the set outlives this call. */
+static void engine_report_inspectors(struct report *r,
+				     struct inspector_set *set)
+{
+	for (unsigned i = 0; i < r->ninspectors; i++) {
+		const struct inspector *in = inspector_set_at(set, i);
+		struct inspector_report *ir = &r->insp[i];
+
+		snprintf(ir->name, sizeof(ir->name), "%s", inspector_name(in));
+		snprintf(ir->plugin, sizeof(ir->plugin), "%s",
+			 inspector_plugin_name(in));
+		inspector_stats_read(in, &ir->st);
+	}
+}
+
 struct report *engine_report(struct engine *e)
 {
+	struct inspector_set *set =
+		policy_inspectors(rcu_dereference(e->policy.cur));
+	unsigned ninsp = set ? inspector_set_count(set) : 0;
 	struct report *r = calloc(1, sizeof(*r) +
-				  e->nworkers * sizeof(r->q[0]));
+				  e->nworkers * sizeof(r->q[0]) +
+				  ninsp * sizeof(r->insp[0]));
 
 	if (!r)
 		return NULL;
 	r->mono_ns = mono_ns();
 	r->nqueues = e->nworkers;
+	r->ninspectors = ninsp;
+	r->insp = ninsp ? (struct inspector_report *)&r->q[e->nworkers] :
+			  NULL;
+	engine_report_inspectors(r, set);
+	if (e->offload) {
+		r->have_offload = true;
+		r->offload_mode = e->cfg.mode;
+		offload_stats_read(e->offload, &r->offload);
+	}
 	for (unsigned i = 0; i < e->nworkers; i++) {
 		struct queue_report *q = &r->q[i];
 		uint64_t *dst = (uint64_t *)&r->total;
