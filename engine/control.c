@@ -371,14 +371,27 @@ static void answer_queues(const struct report *r, FILE *out)
 /* Counters and hold buckets for `nfqectl top`, one record per line:
  *   time_ns NS
  *   ct CLASHRES INSERT_FAILED DROP EARLY_DROP      ("ct -" without)
+ *   o MODE FLOWS BELOW_DEPTH UNSUPPORTED LOOPS SET_REFUSED SET_UNSENT
+ *     (offload counters, process-wide; "o -" without offload)
  *   q QUEUE CPU PACKETS BYTES ACCEPT DROP ENOBUFS MALFORMED K_WAITING
- *     K_QDROP K_UDROP K_QUEUED CPU_NS OFFLOADED
+ *     K_QDROP K_UDROP K_QUEUED CPU_NS -
+ *     (the last field is "-": offload counts per process, not per queue)
  *   h QUEUE MAX LOW:COUNT...   (non-empty hold buckets by lower bound) */
 static void answer_sample(const struct report *r, FILE *out)
 {
+	struct offload_counts oc;
 	struct ct_stats ct;
 
 	fprintf(out, "time_ns %" PRIu64 "\n", r->mono_ns);
+	report_offload_counts(r, &oc);
+	if (r->have_offload)
+		fprintf(out, "o %s %" PRIu64 " %" PRIu64 " %" PRIu64 " %"
+			PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+			r->offload_mode == MODE_RAW ? "raw" : "forward",
+			oc.flows, oc.below_depth, oc.unsupported, oc.loops,
+			oc.set_adds_refused, oc.set_adds_unsent);
+	else
+		fprintf(out, "o -\n");
 	if (ct_stats_read(NULL, &ct) == 0)
 		fprintf(out, "ct %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
 			"\n", ct.clashres, ct.insert_failed, ct.drop,
@@ -391,7 +404,7 @@ static void answer_sample(const struct report *r, FILE *out)
 
 		fprintf(out, "q %u %d %" PRIu64 " %" PRIu64 " %" PRIu64 " %"
 			PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu32 " %" PRIu64
-			" %" PRIu64 " %" PRIu64 " %" PRIu64 " 0\n", q->queue,
+			" %" PRIu64 " %" PRIu64 " %" PRIu64 " -\n", q->queue,
 			q->cpu, q->st.packets, q->st.bytes,
 			q->st.verdicts[VK_ACCEPT], q->st.verdicts[VK_DROP],
 			q->st.enobufs, q->st.malformed, q->k.queue_total,

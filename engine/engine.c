@@ -532,6 +532,10 @@ void engine_free(struct engine *e)
 	free(e);
 }
 
+_Static_assert(_Alignof(struct queue_report) >=
+	       _Alignof(struct inspector_report),
+	       "the inspector reports follow q[] in one allocation");
+
 /* The counters of the current policy's inspectors, read by the main
  * thread: an online QSBR reader here, and the only thread that replaces
  * the policy, so the set outlives this call. */

@@ -46,6 +46,16 @@ struct queue_report {
 	struct worker_stats	st;
 };
 
+#define REPORT_NAME_MAX	64
+
+/* One [inspector NAME] instance of the current policy. Its counters start
+ * at zero when a reload builds new instances. */
+struct inspector_report {
+	char			name[REPORT_NAME_MAX];	/* the section's NAME */
+	char			plugin[REPORT_NAME_MAX]; /* the plug-in's name */
+	struct inspector_stats	st;
+};
+
 struct report {
 	uint64_t		mono_ns;	/* CLOCK_MONOTONIC at collection */
 	unsigned		nqueues;
@@ -56,6 +66,13 @@ struct report {
 	uint64_t		takeover_gap_ns; /* took over: queues paused */
 	struct ct_stats		ct;
 	struct flowtable_stats	flows;
+	bool			have_offload;	/* [offload] enable = yes */
+	enum nfqe_mode		offload_mode;	/* forward: repeat verdicts,
+						 * raw: kernel set additions */
+	struct offload_stats	offload;
+	unsigned		ninspectors;
+	struct inspector_report	*insp;		/* ninspectors; in the same
+						 * allocation, after q[] */
 	struct queue_report	q[];
 };
 
@@ -90,6 +107,30 @@ int engine_reload(struct engine *e);
 
 /* A report for the current counters (free with free()). */
 struct report *engine_report(struct engine *e);
+
+/* The offload counters of a report, as their mode means them. */
+struct offload_counts {
+	uint64_t	flows;		/* bypasses programmed (a flow again for
+					 * each packet that still reached nfqe
+					 * after its offload) */
+	uint64_t	repeat_verdicts; /* forward: NF_REPEAT with the bit */
+	uint64_t	set_adds_ok;	/* raw: set elements added, two per
+					 * flow (sent, not refused) */
+	uint64_t	set_adds_refused; /* raw: elements the kernel refused
+					   * (or whose error reply was lost) */
+	uint64_t	set_adds_unsent; /* raw: elements not sent (sendmsg
+					  * failed), two per flow */
+	uint64_t	below_depth;	/* packets accepted below the depth */
+	uint64_t	unsupported;	/* raw: no ports, not offloaded */
+	uint64_t	loops;		/* forward: came back with the bit */
+};
+
+/* @r's offload counters (all 0 without offload). */
+void report_offload_counts(const struct report *r,
+			   struct offload_counts *ret);
+
+/* The label of an inspector result: "accept", ..., "flow_mark". */
+const char *report_inspect_result_name(enum inspect_result res);
 
 void report_print_table(FILE *f, const struct report *r);
 void report_print_line(FILE *f, const struct report *cur,

@@ -247,6 +247,76 @@ static void write_conntrack(FILE *f, const struct ct_stats *ct)
 		ct->early_drop);
 }
 
+static void write_offload(FILE *f, const struct report *r)
+{
+	struct offload_counts c;
+
+	report_offload_counts(r, &c);
+	family(f, "nfqe_offload_flows_total", "counter",
+	       "Flow bypasses programmed (forward: repeat verdicts with the "
+	       "offload mark, raw: additions to the kernel sets); a flow "
+	       "counts again for each packet that reached nfqe after its "
+	       "offload.");
+	fprintf(f, "nfqe_offload_flows_total %" PRIu64 "\n", c.flows);
+	family(f, "nfqe_offload_repeat_verdicts_total", "counter",
+	       "Forward mode: NF_REPEAT verdicts carrying the offload mark.");
+	fprintf(f, "nfqe_offload_repeat_verdicts_total %" PRIu64 "\n",
+		c.repeat_verdicts);
+	family(f, "nfqe_offload_set_adds_total", "counter",
+	       "Raw mode: kernel set elements added (two per flow), by "
+	       "result: ok, refused by the kernel, unsent (sendmsg failed).");
+	fprintf(f, "nfqe_offload_set_adds_total{result=\"ok\"} %" PRIu64 "\n"
+		"nfqe_offload_set_adds_total{result=\"refused\"} %" PRIu64
+		"\n"
+		"nfqe_offload_set_adds_total{result=\"unsent\"} %" PRIu64 "\n",
+		c.set_adds_ok, c.set_adds_refused, c.set_adds_unsent);
+	family(f, "nfqe_offload_below_depth_total", "counter",
+	       "Packets of offloaded flows accepted before the flow reached "
+	       "[offload] depth.");
+	fprintf(f, "nfqe_offload_below_depth_total %" PRIu64 "\n",
+		c.below_depth);
+	family(f, "nfqe_offload_unsupported_total", "counter",
+	       "Raw mode: packets without ports (or fragments), accepted in "
+	       "user space instead of offloaded.");
+	fprintf(f, "nfqe_offload_unsupported_total %" PRIu64 "\n",
+		c.unsupported);
+	family(f, "nfqe_offload_loops_total", "counter",
+	       "Forward mode: packets that came back with the offload mark "
+	       "(the rules that save it are missing?), accepted.");
+	fprintf(f, "nfqe_offload_loops_total %" PRIu64 "\n", c.loops);
+}
+
+/* Instances of the current policy: a reload starts them at zero. */
+static void write_inspectors(FILE *f, const struct report *r)
+{
+	family(f, "nfqe_inspector_packets_total", "counter",
+	       "Packets an inspector instance was asked about (cached final "
+	       "results included).");
+	for (unsigned i = 0; i < r->ninspectors; i++)
+		fprintf(f, "nfqe_inspector_packets_total{inspector=\"%s\"} %"
+			PRIu64 "\n", r->insp[i].name, r->insp[i].st.packets);
+	family(f, "nfqe_inspector_verdicts_total", "counter",
+	       "An inspector instance's results, by verdict (plug-in errors "
+	       "counted as their on_error verdict).");
+	for (unsigned i = 0; i < r->ninspectors; i++)
+		for (int v = 0; v < INSPECT_RESULT_MAX; v++)
+			fprintf(f, "nfqe_inspector_verdicts_total{inspector="
+				"\"%s\",verdict=\"%s\"} %" PRIu64 "\n",
+				r->insp[i].name, report_inspect_result_name(v),
+				r->insp[i].st.results[v]);
+	family(f, "nfqe_inspector_errors_total", "counter",
+	       "Plug-in errors (an error or an unknown verdict returned).");
+	for (unsigned i = 0; i < r->ninspectors; i++)
+		fprintf(f, "nfqe_inspector_errors_total{inspector=\"%s\"} %"
+			PRIu64 "\n", r->insp[i].name, r->insp[i].st.errors);
+	family(f, "nfqe_inspector_cached_total", "counter",
+	       "Packets answered from their flow's final result without "
+	       "calling the plug-in.");
+	for (unsigned i = 0; i < r->ninspectors; i++)
+		fprintf(f, "nfqe_inspector_cached_total{inspector=\"%s\"} %"
+			PRIu64 "\n", r->insp[i].name, r->insp[i].st.cached);
+}
+
 int metrics_write(FILE *f, const struct report *r,
 		  const struct metrics_extra *x)
 {
@@ -263,6 +333,10 @@ int metrics_write(FILE *f, const struct report *r,
 	write_kernel(f, r);
 	if (x->ct)
 		write_conntrack(f, x->ct);
+	if (r->have_offload)
+		write_offload(f, r);
+	if (r->ninspectors)
+		write_inspectors(f, r);
 	family(f, "nfqe_control_refused_total", "counter",
 	       "Control socket peers refused (neither root nor in the "
 	       "control group).");

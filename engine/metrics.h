@@ -6,7 +6,9 @@
  * Every family carries HELP and TYPE lines and all its samples together.
  * Counters are per queue (label queue="N"); sum them in PromQL. The hold
  * time is a real histogram (nfqe_hold_seconds) with fixed buckets from
- * 1 us to 10 ms, cumulative, +Inf equal to _count.
+ * 1 us to 10 ms, cumulative, +Inf equal to _count. The offload families
+ * (with offload) are process-wide; the inspector families (with
+ * inspectors) carry the label inspector="NAME".
  *
  * Nothing here logs or keeps state; any thread may call these functions
  * with a report it owns.

@@ -179,10 +179,19 @@ struct qsample {
 	struct hist	hold;
 };
 
+/* The "o" record: offload counters, process-wide. */
+enum {
+	OS_FLOWS, OS_BELOW_DEPTH, OS_UNSUPPORTED, OS_LOOPS, OS_SET_REFUSED,
+	OS_SET_UNSENT, OS_MAX,
+};
+
 struct sample {
 	uint64_t	time_ns;
 	bool		ct_ok;
 	uint64_t	ct[4];	/* clashres insert_failed drop early_drop */
+	bool		offload_ok;
+	bool		offload_raw;
+	uint64_t	offload[OS_MAX];
 	unsigned	n;
 	struct qsample	*q;
 };
@@ -220,6 +229,18 @@ static int sample_parse(char *body, struct sample *s)
 				s->ct[i] = strtoull(tok, NULL, 10);
 				s->ct_ok = i == 3;
 			}
+		} else if (!strcmp(tok, "o")) {
+			tok = strtok_r(NULL, " ", &lsave);
+			if (!tok || !strcmp(tok, "-"))
+				continue;
+			s->offload_raw = !strcmp(tok, "raw");
+			for (int i = 0; i < OS_MAX; i++) {
+				tok = strtok_r(NULL, " ", &lsave);
+				if (!tok)
+					return -1;
+				s->offload[i] = strtoull(tok, NULL, 10);
+			}
+			s->offload_ok = true;
 		} else if (!strcmp(tok, "q")) {
 			struct qsample *more = realloc(s->q, (s->n + 1) *
 						       sizeof(*s->q));
@@ -297,9 +318,28 @@ static void hist_delta(struct hist *d, const struct hist *cur,
 	}
 }
 
+/*
+ * The offloaded share of an interval: bypasses programmed (flows offloaded
+ * or renewed) per packet nfqe received, in percent. "off" without offload,
+ * "-" without packets.
+ */
+static void offload_share(char *ret, size_t len, const struct sample *prev,
+			  const struct sample *cur, uint64_t packets)
+{
+	if (!cur->offload_ok || !prev->offload_ok)
+		snprintf(ret, len, "off");
+	else if (!packets)
+		snprintf(ret, len, "-");
+	else
+		snprintf(ret, len, "%.1f%%", 100.0 *
+			 (double)delta(cur->offload[OS_FLOWS],
+				       prev->offload[OS_FLOWS]) /
+			 (double)packets);
+}
+
 static void top_row(const char *name, const char *cpu, double dt,
 		    const uint64_t *d, const uint64_t *cur,
-		    const struct hist *hold)
+		    const struct hist *hold, const char *share)
 {
 	char p99[16];
 
@@ -314,7 +354,7 @@ static void top_row(const char *name, const char *cpu, double dt,
 	       (double)d[QS_BYTES] * 8 / dt / 1e6, p99,
 	       (double)d[QS_DROP] / dt, d[QS_ENOBUFS], d[QS_MALFORMED],
 	       cur[QS_K_WAITING],
-	       (double)(d[QS_K_QDROP] + d[QS_K_UDROP]) / dt, "n/a");
+	       (double)(d[QS_K_QDROP] + d[QS_K_UDROP]) / dt, share);
 }
 
 static void top_frame(const struct sample *prev, const struct sample *cur,
@@ -323,12 +363,27 @@ static void top_frame(const struct sample *prev, const struct sample *cur,
 	static const char *const ct_name[4] = {
 		"clashres", "insert_failed", "drop", "early_drop",
 	};
+	static const char *const os_name[OS_MAX] = {
+		[OS_UNSUPPORTED] = "unsupported", [OS_LOOPS] = "loops",
+		[OS_SET_REFUSED] = "set_refused",
+		[OS_SET_UNSENT] = "set_unsent",
+	};
 	double dt = (double)(cur->time_ns - prev->time_ns) / 1e9;
 	uint64_t dall[QS_MAX] = { 0 }, call[QS_MAX] = { 0 };
-	char qname[16], cpu[16];
+	char qname[16], cpu[16], share[16];
+	uint64_t packets = 0;
 
 	if (dt <= 0)
 		return;
+	for (unsigned i = 0; i < cur->n; i++) {
+		const struct qsample *p = sample_queue((struct sample *)prev,
+						       cur->q[i].queue);
+
+		if (p)
+			packets += delta(cur->q[i].v[QS_PACKETS],
+					 p->v[QS_PACKETS]);
+	}
+	offload_share(share, sizeof(share), prev, cur, packets);
 	if (isatty(STDOUT_FILENO))
 		fputs("\033[H\033[2J", stdout);
 	printf("nfqe top: %u queue%s, last %.2f s\n", cur->n,
@@ -354,17 +409,37 @@ static void top_frame(const struct sample *prev, const struct sample *cur,
 		hist_merge(all, scratch);
 		snprintf(qname, sizeof(qname), "%u", c->queue);
 		snprintf(cpu, sizeof(cpu), "%d", c->cpu);
-		top_row(qname, cpu, dt, d, c->v, scratch);
+		/* offload counts per process: per queue only when the
+		 * queue is all there is */
+		top_row(qname, cpu, dt, d, c->v, scratch,
+			cur->n == 1 ? share : "-");
 	}
 	if (cur->n > 1)
-		top_row("all", "-", dt, dall, call, all);
+		top_row("all", "-", dt, dall, call, all, share);
 	printf("conntrack:");
 	if (!cur->ct_ok || !prev->ct_ok)
 		printf(" n/a");
 	for (int k = 0; k < 4 && cur->ct_ok && prev->ct_ok; k++)
 		printf(" %s %" PRIu64 " (+%" PRIu64 ")", ct_name[k],
 		       cur->ct[k], delta(cur->ct[k], prev->ct[k]));
-	printf("\noffloaded: n/a\n\n");
+	printf("\noffloaded:");
+	if (!cur->offload_ok || !prev->offload_ok) {
+		printf(" off\n\n");
+		fflush(stdout);
+		return;
+	}
+	printf(" %s of %.0f pps (%s: %.0f flows/s, %.0f below depth/s",
+	       share, (double)packets / dt,
+	       cur->offload_raw ? "raw" : "forward",
+	       (double)delta(cur->offload[OS_FLOWS],
+			     prev->offload[OS_FLOWS]) / dt,
+	       (double)delta(cur->offload[OS_BELOW_DEPTH],
+			     prev->offload[OS_BELOW_DEPTH]) / dt);
+	/* the error counters of the mode, since nfqe started */
+	for (int k = OS_UNSUPPORTED; k < OS_MAX; k++)
+		if ((k == OS_LOOPS) != cur->offload_raw)
+			printf(", %s %" PRIu64, os_name[k], cur->offload[k]);
+	printf(")\n\n");
 	fflush(stdout);
 }
 

@@ -377,6 +377,11 @@ void policy_describe(const struct policy *p, char *ret, size_t len)
 		 rs->ninspectors == 1 ? "" : "s");
 }
 
+struct inspector_set *policy_inspectors(const struct policy *p)
+{
+	return p ? p->insp : NULL;
+}
+
 void policy_root_init(struct policy_root *root, struct flowtable *ft,
 		      struct policy *p)
 {

@@ -98,6 +98,15 @@ void policy_free(struct policy *p);
 /* Short description for the log: "12 rules, default accept, 2 inspectors". */
 void policy_describe(const struct policy *p, char *ret, size_t len);
 
+/*
+ * policy_inspectors - the [inspector NAME] instances of @p (NULL: none),
+ * for their counters (inspector_set_count(), inspector_set_at()). Valid
+ * as long as @p: a caller that got @p with rcu_dereference() reads the
+ * set inside its read-side section (an online QSBR reader, such as the
+ * engine's main thread outside poll()).
+ */
+struct inspector_set *policy_inspectors(const struct policy *p);
+
 /* Publish @p (may be NULL: accept all) as the first policy. Before the
  * workers start. */
 void policy_root_init(struct policy_root *root, struct flowtable *ft,

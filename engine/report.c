@@ -19,6 +19,81 @@ static double ratio(uint64_t a, uint64_t b)
 	return b ? (double)a / (double)b : 0.0;
 }
 
+static const char *const inspect_result_label[INSPECT_RESULT_MAX] = {
+	[INSPECT_ACCEPT] = "accept",
+	[INSPECT_DROP] = "drop",
+	[INSPECT_MARK] = "mark",
+	[INSPECT_MORE] = "more",
+	[INSPECT_FLOW_ACCEPT] = "flow_accept",
+	[INSPECT_FLOW_DROP] = "flow_drop",
+	[INSPECT_FLOW_MARK] = "flow_mark",
+};
+
+const char *report_inspect_result_name(enum inspect_result res)
+{
+	return (unsigned)res < INSPECT_RESULT_MAX ?
+	       inspect_result_label[res] : "?";
+}
+
+/*
+ * offload_stats counts bypasses, not messages: in forward mode each one is
+ * a repeat verdict; in raw mode a datagram with two additions (one element
+ * per set), and the kernel's error replies come back per element.
+ */
+void report_offload_counts(const struct report *r,
+			   struct offload_counts *ret)
+{
+	const struct offload_stats *o = &r->offload;
+	uint64_t sent;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!r->have_offload)
+		return;
+	ret->flows = o->offloaded;
+	ret->below_depth = o->below_depth;
+	ret->unsupported = o->unsupported;
+	ret->loops = o->looped;
+	if (r->offload_mode != MODE_RAW) {
+		ret->repeat_verdicts = o->offloaded;
+		return;
+	}
+	sent = 2 * o->offloaded;
+	/* the counters are read one by one while workers add to them */
+	ret->set_adds_refused = o->set_errors < sent ? o->set_errors : sent;
+	ret->set_adds_ok = sent - ret->set_adds_refused;
+	ret->set_adds_unsent = 2 * o->send_errors;
+}
+
+static void print_offload(FILE *f, const struct report *r)
+{
+	struct offload_counts c;
+
+	report_offload_counts(r, &c);
+	if (r->offload_mode == MODE_RAW)
+		fprintf(f, "offload (raw): %" PRIu64 " flows offloaded, %"
+			PRIu64 " set additions, %" PRIu64 " refused, %" PRIu64
+			" not sent, %" PRIu64 " without ports, %" PRIu64
+			" packets below depth\n", c.flows, c.set_adds_ok,
+			c.set_adds_refused, c.set_adds_unsent, c.unsupported,
+			c.below_depth);
+	else
+		fprintf(f, "offload (forward): %" PRIu64 " flows offloaded, %"
+			PRIu64 " repeat verdicts, %" PRIu64 " loops, %" PRIu64
+			" packets below depth\n", c.flows, c.repeat_verdicts,
+			c.loops, c.below_depth);
+}
+
+static void print_inspector(FILE *f, const struct inspector_report *ir)
+{
+	fprintf(f, "inspector %s (%s): %" PRIu64 " packets (", ir->name,
+		ir->plugin, ir->st.packets);
+	for (int i = 0; i < INSPECT_RESULT_MAX; i++)
+		fprintf(f, "%s%s %" PRIu64, i ? ", " : "",
+			inspect_result_label[i], ir->st.results[i]);
+	fprintf(f, "), %" PRIu64 " errors, %" PRIu64 " cached\n",
+		ir->st.errors, ir->st.cached);
+}
+
 void report_print_table(FILE *f, const struct report *r)
 {
 	fprintf(f, "%5s %4s %12s %12s %10s %8s %7s %7s %8s %8s %9s %9s "
@@ -69,6 +144,10 @@ void report_print_table(FILE *f, const struct report *r)
 			" insert races lost, %" PRIu64 " not stored (full)\n",
 			r->flows.live, r->flows.created, r->flows.expired,
 			r->flows.evicted, r->flows.races_lost, r->flows.full);
+	if (r->have_offload)
+		print_offload(f, r);
+	for (unsigned i = 0; i < r->ninspectors; i++)
+		print_inspector(f, &r->insp[i]);
 	fflush(f);
 }
 
@@ -145,6 +224,60 @@ static void json_stats(FILE *f, const struct worker_stats *s,
 		k->id_sequence);
 }
 
+/* A JSON string: the plug-in chose its own name. */
+static void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void json_offload(FILE *f, const struct report *r)
+{
+	struct offload_counts c;
+
+	report_offload_counts(r, &c);
+	fprintf(f, ",\"offload\":{\"mode\":\"%s\",\"flows\":%" PRIu64
+		",\"repeat_verdicts\":%" PRIu64 ",\"set_adds\":%" PRIu64
+		",\"set_add_errors\":%" PRIu64 ",\"set_send_errors\":%" PRIu64
+		",\"below_depth\":%" PRIu64 ",\"unsupported\":%" PRIu64
+		",\"loops\":%" PRIu64 "}",
+		r->offload_mode == MODE_RAW ? "raw" : "forward", c.flows,
+		c.repeat_verdicts, c.set_adds_ok, c.set_adds_refused,
+		c.set_adds_unsent, c.below_depth, c.unsupported, c.loops);
+}
+
+static void json_inspectors(FILE *f, const struct report *r)
+{
+	fprintf(f, ",\"inspectors\":[");
+	for (unsigned i = 0; i < r->ninspectors; i++) {
+		const struct inspector_report *ir = &r->insp[i];
+
+		fprintf(f, "%s{\"name\":", i ? "," : "");
+		json_string(f, ir->name);
+		fprintf(f, ",\"plugin\":");
+		json_string(f, ir->plugin);
+		fprintf(f, ",\"packets\":%" PRIu64 ",\"verdicts\":{",
+			ir->st.packets);
+		for (int v = 0; v < INSPECT_RESULT_MAX; v++)
+			fprintf(f, "%s\"%s\":%" PRIu64, v ? "," : "",
+				inspect_result_label[v], ir->st.results[v]);
+		fprintf(f, "},\"errors\":%" PRIu64 ",\"cached\":%" PRIu64
+			",\"slot_rebinds\":%" PRIu64 "}", ir->st.errors,
+			ir->st.cached, ir->st.slot_rebinds);
+	}
+	fputc(']', f);
+}
+
 void report_write_json(FILE *f, const struct report *r)
 {
 	fprintf(f, "{\"version\":\"%s\",\"pid\":%d,\"takeover_gap_ns\":%"
@@ -176,6 +309,9 @@ void report_write_json(FILE *f, const struct report *r)
 			",\"drop\":%" PRIu64 ",\"early_drop\":%" PRIu64 "}",
 			r->ct.entries, r->ct.clashres, r->ct.insert_failed,
 			r->ct.drop, r->ct.early_drop);
+	if (r->have_offload)
+		json_offload(f, r);
+	json_inspectors(f, r);
 	fprintf(f, "}\n");
 }
 

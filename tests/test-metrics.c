@@ -2,7 +2,8 @@
 /*
  * Unit tests for the Prometheus exposition: a synthetic report with known
  * counters and hold samples, rendered and read back line by line; the
- * conntrack statistics parser; the atomic textfile.
+ * offload and inspector families; the conntrack statistics parser; the
+ * atomic textfile.
  *
  * `test-metrics --promtool` pipes the same exposition into
  * `promtool check metrics` instead (exit 77 when promtool is missing).
@@ -27,10 +28,13 @@
 #define US	1000ull
 #define MS	1000000ull
 
-/* Queue 3: known counters and hold samples; queue 4: no kernel row. */
+/* Queue 3: known counters and hold samples; queue 4: no kernel row. Room
+ * for two inspector reports after q[], as engine_report() lays them out;
+ * report_extras() fills them. */
 static struct report *report_new(void)
 {
-	struct report *r = calloc(1, sizeof(*r) + 2 * sizeof(r->q[0]));
+	struct report *r = calloc(1, sizeof(*r) + 2 * sizeof(r->q[0]) +
+				  2 * sizeof(struct inspector_report));
 	struct queue_report *q;
 
 	assert_non_null(r);
@@ -70,6 +74,39 @@ static struct report *report_new(void)
 	q->cpu = -1;
 	q->st.packets = 17;
 	q->kstats_err = -ENOENT;
+	return r;
+}
+
+/* Offload in @mode and two inspectors, "content-1" and "dns". */
+static struct report *report_extras(struct report *r, enum nfqe_mode mode)
+{
+	struct inspector_report *ir;
+
+	r->have_offload = true;
+	r->offload_mode = mode;
+	r->offload.offloaded = 16;
+	r->offload.below_depth = 112;
+	r->offload.unsupported = 3;
+	r->offload.send_errors = 1;
+	r->offload.set_errors = 2;
+	r->offload.looped = 4;
+
+	r->ninspectors = 2;
+	r->insp = (struct inspector_report *)&r->q[r->nqueues];
+	ir = &r->insp[0];
+	strcpy(ir->name, "content-1");
+	strcpy(ir->plugin, "content");
+	ir->st.packets = 800;
+	ir->st.results[INSPECT_ACCEPT] = 700;
+	ir->st.results[INSPECT_FLOW_DROP] = 90;
+	ir->st.results[INSPECT_DROP] = 10;
+	ir->st.errors = 10;
+	ir->st.cached = 60;
+	ir = &r->insp[1];
+	strcpy(ir->name, "dns");
+	strcpy(ir->plugin, "dns");
+	ir->st.packets = 25;
+	ir->st.results[INSPECT_MORE] = 25;
 	return r;
 }
 
@@ -161,8 +198,11 @@ static void test_counters(void **state)
 	expect(t, "nfqe_kernel_queue_length" Q4, -1);
 	expect(t, "nfqe_kernel_packets_total" Q4, -1);
 
-	/* no conntrack without its statistics; refusals always */
+	/* no conntrack without its statistics; refusals always; no offload
+	 * and no inspector families when there are none */
 	assert_null(strstr(t, "nfqe_conntrack"));
+	assert_null(strstr(t, "nfqe_offload"));
+	assert_null(strstr(t, "nfqe_inspector"));
 	expect(t, "nfqe_control_refused_total", 0);
 	free(t);
 	free(r);
@@ -206,6 +246,133 @@ static void test_hold_histogram(void **state)
 	free(r);
 }
 
+static void test_offload_forward(void **state)
+{
+	struct report *r = report_extras(report_new(), MODE_FORWARD);
+	char *t = render(r, NULL);
+
+	assert_non_null(strstr(t, "# TYPE nfqe_offload_flows_total counter\n"));
+	expect(t, "nfqe_offload_flows_total", 16);
+	expect(t, "nfqe_offload_repeat_verdicts_total", 16);
+	/* no sets in forward mode: the family is there, all zero */
+	expect(t, "nfqe_offload_set_adds_total{result=\"ok\"}", 0);
+	expect(t, "nfqe_offload_set_adds_total{result=\"refused\"}", 0);
+	expect(t, "nfqe_offload_set_adds_total{result=\"unsent\"}", 0);
+	expect(t, "nfqe_offload_below_depth_total", 112);
+	expect(t, "nfqe_offload_loops_total", 4);
+	free(t);
+	free(r);
+}
+
+static void test_offload_raw(void **state)
+{
+	struct report *r = report_extras(report_new(), MODE_RAW);
+	struct offload_counts c;
+	char *t = render(r, NULL);
+
+	/* 16 flows: 32 elements sent, 2 refused; 1 flow not sent: 2 */
+	expect(t, "nfqe_offload_flows_total", 16);
+	expect(t, "nfqe_offload_repeat_verdicts_total", 0);
+	expect(t, "nfqe_offload_set_adds_total{result=\"ok\"}", 30);
+	expect(t, "nfqe_offload_set_adds_total{result=\"refused\"}", 2);
+	expect(t, "nfqe_offload_set_adds_total{result=\"unsent\"}", 2);
+	expect(t, "nfqe_offload_unsupported_total", 3);
+	free(t);
+
+	/* more errors read than additions (a racy snapshot): never below 0 */
+	r->offload.set_errors = 40;
+	report_offload_counts(r, &c);
+	assert_int_equal(c.set_adds_ok, 0);
+	assert_int_equal(c.set_adds_refused, 32);
+	r->have_offload = false;
+	report_offload_counts(r, &c);
+	assert_int_equal(c.flows, 0);
+	free(r);
+}
+
+static void test_inspectors(void **state)
+{
+	static const char *const verdicts[] = {
+		"accept", "drop", "mark", "more", "flow_accept", "flow_drop",
+		"flow_mark",
+	};
+	struct report *r = report_extras(report_new(), MODE_FORWARD);
+	char *t = render(r, NULL);
+	double sum = 0;
+
+	expect(t, "nfqe_inspector_packets_total{inspector=\"content-1\"}", 800);
+	expect(t, "nfqe_inspector_packets_total{inspector=\"dns\"}", 25);
+	expect(t, "nfqe_inspector_verdicts_total{inspector=\"content-1\","
+	       "verdict=\"accept\"}", 700);
+	expect(t, "nfqe_inspector_verdicts_total{inspector=\"content-1\","
+	       "verdict=\"flow_drop\"}", 90);
+	expect(t, "nfqe_inspector_verdicts_total{inspector=\"dns\","
+	       "verdict=\"more\"}", 25);
+	expect(t, "nfqe_inspector_errors_total{inspector=\"content-1\"}", 10);
+	expect(t, "nfqe_inspector_errors_total{inspector=\"dns\"}", 0);
+	expect(t, "nfqe_inspector_cached_total{inspector=\"content-1\"}", 60);
+	/* every verdict label, and they add up to the packets */
+	for (unsigned v = 0; v < INSPECT_RESULT_MAX; v++) {
+		double n = valuef(t, "nfqe_inspector_verdicts_total{inspector="
+				  "\"content-1\",verdict=\"%s\"}", verdicts[v]);
+
+		assert_true(n >= 0);
+		assert_string_equal(report_inspect_result_name(v), verdicts[v]);
+		sum += n;
+	}
+	assert_true(sum == 800);
+	free(t);
+	free(r);
+}
+
+/* The same counters in the JSON report and the SIGUSR1 table. */
+static void test_report_text(void **state)
+{
+	struct report *r = report_extras(report_new(), MODE_RAW);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	report_write_json(f, r);
+	report_print_table(f, r);
+	assert_int_equal(fclose(f), 0);
+	assert_non_null(strstr(text, ",\"offload\":{\"mode\":\"raw\","
+			       "\"flows\":16,\"repeat_verdicts\":0,"
+			       "\"set_adds\":30,\"set_add_errors\":2,"
+			       "\"set_send_errors\":2,\"below_depth\":112,"
+			       "\"unsupported\":3,\"loops\":4}"));
+	assert_non_null(strstr(text, "\"inspectors\":[{\"name\":"
+			       "\"content-1\",\"plugin\":\"content\","
+			       "\"packets\":800,\"verdicts\":{\"accept\":700,"
+			       "\"drop\":10,\"mark\":0,\"more\":0,"
+			       "\"flow_accept\":0,\"flow_drop\":90,"
+			       "\"flow_mark\":0},\"errors\":10,\"cached\":60,"
+			       "\"slot_rebinds\":0},{\"name\":\"dns\""));
+	assert_non_null(strstr(text, "\noffload (raw): 16 flows offloaded, "
+			       "30 set additions, 2 refused, 2 not sent, "
+			       "3 without ports, 112 packets below depth\n"));
+	assert_non_null(strstr(text, "\ninspector content-1 (content): 800 "
+			       "packets (accept 700, drop 10, mark 0, more 0, "
+			       "flow_accept 0, flow_drop 90, flow_mark 0), "
+			       "10 errors, 60 cached\n"));
+	assert_non_null(strstr(text, "\ninspector dns (dns): 25 packets ("));
+	free(text);
+
+	/* neither: "inspectors" is an empty list, no "offload" */
+	r->have_offload = false;
+	r->ninspectors = 0;
+	text = NULL;
+	f = open_memstream(&text, &len);
+	assert_non_null(f);
+	report_write_json(f, r);
+	assert_int_equal(fclose(f), 0);
+	assert_null(strstr(text, "\"offload\""));
+	assert_non_null(strstr(text, ",\"inspectors\":[]}\n"));
+	free(text);
+	free(r);
+}
+
 /* Strip a sample line to its metric name. */
 static void sample_name(const char *line, char *name, size_t size)
 {
@@ -223,7 +390,7 @@ static void sample_name(const char *line, char *name, size_t size)
  */
 static void test_families(void **state)
 {
-	struct report *r = report_new();
+	struct report *r = report_extras(report_new(), MODE_RAW);
 	struct ct_stats ct = { .clashres = 1 };
 	struct metrics_extra x = { .ct = &ct };
 	char *t = render(r, &x), *save = NULL, *line;
@@ -266,7 +433,7 @@ static void test_families(void **state)
 			assert_non_null(strstr(family, "_total"));
 		samples++;
 	}
-	assert_true(families >= 25);
+	assert_true(families >= 35);
 	assert_true(samples > families);
 	free(t);
 	free(r);
@@ -418,7 +585,7 @@ static int run_promtool(void)
 		       "'prometheus')\n");
 		return 77;
 	}
-	r = report_new();
+	r = report_extras(report_new(), MODE_RAW);
 	p = popen("promtool check metrics", "w");
 	if (!p) {
 		perror("popen promtool");
@@ -440,6 +607,10 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_counters),
 		cmocka_unit_test(test_hold_histogram),
+		cmocka_unit_test(test_offload_forward),
+		cmocka_unit_test(test_offload_raw),
+		cmocka_unit_test(test_inspectors),
+		cmocka_unit_test(test_report_text),
 		cmocka_unit_test(test_families),
 		cmocka_unit_test(test_conntrack),
 		cmocka_unit_test(test_hook),

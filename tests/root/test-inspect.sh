@@ -7,11 +7,15 @@
 #  - dns: queries for blocked names (exact, subdomain, other case) and a
 #    malformed query never reach the sink, the others all do, also when a
 #    blocked query shares its 5-tuple with fine ones (verdicts per packet).
+# The per-instance counters (stats JSON "inspectors", nfqectl metrics) match
+# the traffic: the plug-in decides a flow once, later packets come from the
+# cached decision; dns counts one verdict per query.
 # Exits 77 when nfqe --check does not know the [rules] section yet.
 source "$(dirname "$0")/../lib.sh"
 require_root
 PLUGINS=$NFQE_BUILD_ROOT/plugins
 DNSQ=$NFQE_BUILD_ROOT/tests/dns-query
+NFQECTL=$NFQE_BUILD_ROOT/engine/nfqectl
 [ -e "$PLUGINS/content.so" ] && [ -e "$PLUGINS/dns.so" ] || skip "plug-ins not built"
 [ -x "$DNSQ" ] || skip "tests/dns-query not built"
 
@@ -65,6 +69,19 @@ all_verdicted() {
 	awk -v n="$1" '{ seq += $8; held += $3 } END { exit !(seq >= n && held == 0) }' <<<"$rows"
 }
 
+# insp STATS NAME JQ: a counter of inspector NAME in the stats JSON
+insp() { jq -r --arg n "$2" ".inspectors[] | select(.name == \$n) | $3" "$1"; }
+
+# insp_want STATS NAME JQ=VALUE...: each counter has its value
+insp_want() {
+	local stats=$1 name=$2 kv got
+	shift 2
+	for kv in "$@"; do
+		got=$(insp "$stats" "$name" "${kv%%=*}")
+		[ "$got" = "${kv#*=}" ] || fail "inspector $name: ${kv%%=*} is $got, want ${kv#*=}"
+	done
+}
+
 start_run() {
 	start_nfqe "$1" "$T/$1.conf"
 	wait_for 10 queues_bound "$LAB_RTR" 0 1 || fail "queues not bound: $(cat "$T/$1.err")"
@@ -97,6 +114,13 @@ stop_pid "$NFQE_PID"; [ "$STOP_RC" = 0 ] || fail "nfqe exit status: $(cat "$T/al
 [ "$(jget "$T/all-stats.json" .total.drop)" = $N ] ||
 	fail "nfqe dropped $(jget "$T/all-stats.json" .total.drop) of $N"
 ok "content 'nfqe': all $N packets of $FLOWS flows dropped"
+# each flow's first packet: the plug-in's final drop, cached on the flow;
+# the engine decides the rest without asking the inspector again
+S=$T/all-stats.json
+insp_want "$S" all .plugin=content .packets=$FLOWS .verdicts.flow_drop=$FLOWS \
+	.verdicts.accept=0 .verdicts.more=0 .errors=0 .cached=0
+[ "$(jq '.inspectors | length' "$S")" = 1 ] || fail "stats JSON: $(jq -c .inspectors "$S")"
+ok "content 'nfqe': stats JSON counts $FLOWS inspected packets, $FLOWS flow drops"
 
 # -- 2. content on flow indexes 1 (string) and 5 (regex): only those
 cat >"$T/some.conf" <<CONF
@@ -104,7 +128,7 @@ cat >"$T/some.conf" <<CONF
 queues = 0:1
 stats_json = $T/some-stats.json
 [control]
-socket = $T/some-$$-$RANDOM.sock
+socket = $T/some.sock
 [rules]
 rule = proto udp dport 9 inspect some
 rule = proto udp dport 53 inspect dns
@@ -166,6 +190,28 @@ got=$(jq -r --arg a "$(src_of 7)" '.per_src[$a]' "$S")
 [ "$(jget "$S" .received)" = 25 ] || fail "dns sink received $(jget "$S" .received), expected 25"
 ok "dns: blocked (exact, subdomain, case, malformed) dropped, 3 other names passed, verdicts per packet"
 
+# the live exposition: 25 queries dropped, 25 passed, one verdict each
+"$NFQECTL" -s "$T/some.sock" metrics >"$T/some.prom" || fail "nfqectl metrics"
+metric() { awk -v s="$1" '$1 == s { print $2 }' "$T/some.prom"; }
+for kv in 'nfqe_inspector_packets_total{inspector="dns"}=50' \
+	'nfqe_inspector_verdicts_total{inspector="dns",verdict="drop"}=25' \
+	'nfqe_inspector_verdicts_total{inspector="dns",verdict="accept"}=25' \
+	'nfqe_inspector_errors_total{inspector="dns"}=0' \
+	'nfqe_inspector_verdicts_total{inspector="some",verdict="flow_drop"}=2'; do
+	[ "$(metric "${kv%=*}")" = "${kv##*=}" ] ||
+		fail "nfqectl metrics: ${kv%=*} is $(metric "${kv%=*}"), want ${kv##*=}"
+done
+ok "nfqectl metrics: dns 50 queries inspected, 25 dropped, 25 accepted"
+
 stop_pid "$NFQE_PID"; [ "$STOP_RC" = 0 ] || fail "nfqe exit status: $(cat "$T/some.err")"
-grep -qi "error\|warn" "$T/some.err" && echo "note: nfqe said: $(grep -i 'error\|warn' "$T/some.err" | head -3)"
+# some: 14 flows need a second packet (depth 2) and are then accepted
+# whole; flows 1 and 5 are dropped at their first
+S=$T/some-stats.json
+insp_want "$S" some .packets=$(( (FLOWS - 2) * 2 + 2 )) .verdicts.more=$((FLOWS - 2)) \
+	.verdicts.flow_accept=$((FLOWS - 2)) .verdicts.flow_drop=2 .errors=0
+insp_want "$S" dns .plugin=dns .packets=50 .verdicts.drop=25 .verdicts.accept=25 .errors=0
+ok "stats JSON: some inspected $(insp "$S" some .packets) packets of $FLOWS flows, dns 50 queries"
+# log lines only (the exit report's counters say "errors" too)
+said=$(grep '^nfqe: ' "$T/some.err" | grep -i 'error\|warn' | head -3 || true)
+[ -z "$said" ] || echo "note: nfqe said: $said"
 ok "nfqe stopped cleanly"

@@ -14,8 +14,15 @@
 # delivery to the socket, and one generator burst (32 frames over 16
 # flows: 2 packets of the flow back to back):
 #   extra per flow <= 2 + ceil((hold_max + 2 ms) * rate / flows)
+# The offload counters (stats JSON "offload", nfqectl metrics) agree with
+# that: every packet nfqe sees is below the depth (7 of each flow) or
+# offloads its flow, once at the depth-th packet and again for each extra
+# one; forward mode counts them as repeat verdicts, raw mode as two set
+# additions each, none refused.
 source "$(dirname "$0")/../lib.sh"
 require_root
+NFQECTL=$NFQE_BUILD_ROOT/engine/nfqectl
+[ -x "$NFQECTL" ] || skip "nfqectl not built"
 command -v ipset >/dev/null || skip "ipset not installed (Debian: ipset)"
 command -v conntrack >/dev/null || skip "conntrack not installed (Debian: conntrack)"
 
@@ -36,7 +43,7 @@ no_sets() { ! rtr ipset list -n 2>/dev/null | grep -q "^$SET-"; }
 
 run_mode() {
 	local mode=$1 conf=$T/nfqe-$1.conf stats=$T/stats-$1.json
-	local total repeat hold extra bound k got per
+	local total repeat hold extra bound k got per sock=$T/ctl-$$-$1.sock
 
 	cat >"$conf" <<CONF
 [engine]
@@ -44,7 +51,7 @@ queues = 0:1
 mode = $mode
 stats_json = $stats
 [control]
-socket = $T/ctl-$$-$mode.sock
+socket = $sock
 [offload]
 enable = yes
 depth = $DEPTH
@@ -75,6 +82,12 @@ CONF
 	[ "$got" = $N ] || fail "$mode: sink received $got of $N"
 	ok "$mode: all $N packets delivered"
 
+	# the counters as a scraper sees them, before the stop
+	"$NFQECTL" -s "$sock" metrics >"$T/metrics-$mode" || fail "$mode: nfqectl metrics"
+	"$NFQECTL" -s "$sock" top --count 1 >"$T/top-$mode" || fail "$mode: nfqectl top"
+	grep -q "^offloaded: .* ($mode: " "$T/top-$mode" ||
+		fail "$mode: top has no offload line: $(cat "$T/top-$mode")"
+	cat "$T/top-$mode"
 	if [ "$mode" = raw ]; then
 		for s in 4s 4d; do
 			k=$(set_entries "$SET-$s")
@@ -114,6 +127,57 @@ CONF
 	grep -q "kernel lacks CONFIG_NETFILTER_NETLINK_GLUE_CT\|kernel has CONFIG_NETFILTER_NETLINK_GLUE_CT" \
 		"$T/nfqe-$mode.err" || fail "$mode: no conntrack glue probe line in the log"
 	ok "$mode: $per packets per flow reached user space (depth $DEPTH, bound $((bound / FLOWS)))"
+	check_counters "$mode" "$stats" "$T/metrics-$mode" "$total" "$repeat" "$bound"
+}
+
+# metric NAME{LABELS} FILE: the sample's value (nothing if absent)
+metric() { awk -v s="$1" '$1 == s { print $2 }' "$2"; }
+
+# check_counters MODE STATS METRICS TOTAL REPEAT BOUND
+check_counters() {
+	local mode=$1 stats=$2 m=$3 total=$4 repeat=$5 bound=$6
+	local flows below want
+
+	o() { jget "$stats" ".offload.$1"; }
+	[ "$(o mode)" = "$mode" ] || fail "$mode: stats JSON offload mode '$(o mode)'"
+	flows=$(o flows)
+	below=$(o below_depth)
+	[ "$below" = $((FLOWS * (DEPTH - 1))) ] ||
+		fail "$mode: $below packets below depth, want $FLOWS x $((DEPTH - 1))"
+	[ "$flows" -ge $FLOWS ] && [ "$flows" -le $((bound - FLOWS * (DEPTH - 1))) ] ||
+		fail "$mode: $flows flow offloads, want $FLOWS..$((bound - FLOWS * (DEPTH - 1)))"
+	[ $((flows + below)) = "$total" ] ||
+		fail "$mode: $flows offloads + $below below depth != $total packets seen"
+	[ "$(o unsupported)" = 0 ] && [ "$(o loops)" = 0 ] ||
+		fail "$mode: unsupported $(o unsupported), loops $(o loops)"
+	if [ "$mode" = forward ]; then
+		[ "$(o repeat_verdicts)" = "$flows" ] && [ "$repeat" = "$flows" ] ||
+			fail "forward: $(o repeat_verdicts) offload repeat verdicts, $repeat repeat verdicts sent, $flows offloads"
+		[ "$(o set_adds)" = 0 ] || fail "forward: $(o set_adds) set additions"
+	else
+		[ "$(o set_adds)" = $((2 * flows)) ] ||
+			fail "raw: $(o set_adds) set additions, want 2 x $flows"
+		[ "$(o set_add_errors)" = 0 ] && [ "$(o set_send_errors)" = 0 ] ||
+			fail "raw: set additions refused $(o set_add_errors), not sent $(o set_send_errors)"
+		[ "$(o repeat_verdicts)" = 0 ] || fail "raw: $(o repeat_verdicts) repeat verdicts"
+	fi
+	ok "$mode: stats JSON: $flows offloads for $FLOWS flows, $below packets below depth"
+
+	# the same numbers through the control socket's exposition
+	[ "$(metric nfqe_offload_flows_total "$m")" = "$flows" ] ||
+		fail "$mode: nfqe_offload_flows_total $(metric nfqe_offload_flows_total "$m"), JSON $flows"
+	[ "$(metric nfqe_offload_below_depth_total "$m")" = "$below" ] ||
+		fail "$mode: nfqe_offload_below_depth_total $(metric nfqe_offload_below_depth_total "$m")"
+	want=$flows; [ "$mode" = raw ] && want=0
+	[ "$(metric nfqe_offload_repeat_verdicts_total "$m")" = "$want" ] ||
+		fail "$mode: nfqe_offload_repeat_verdicts_total $(metric nfqe_offload_repeat_verdicts_total "$m"), want $want"
+	want=0; [ "$mode" = raw ] && want=$((2 * flows))
+	[ "$(metric 'nfqe_offload_set_adds_total{result="ok"}' "$m")" = "$want" ] &&
+		[ "$(metric 'nfqe_offload_set_adds_total{result="refused"}' "$m")" = 0 ] &&
+		[ "$(metric 'nfqe_offload_set_adds_total{result="unsent"}' "$m")" = 0 ] ||
+		fail "$mode: set additions: $(grep '^nfqe_offload_set_adds_total' "$m" | tr '\n' ' ')"
+	grep -q '^# TYPE nfqe_offload_flows_total counter$' "$m" || fail "$mode: no TYPE line"
+	ok "$mode: nfqectl metrics: nfqe_offload_flows_total $flows, set additions ok $want"
 }
 
 run_mode forward

@@ -21,6 +21,10 @@ queues = 0:1
 stats_json = $T/stats-$1.json
 [control]
 socket = $T/ctl.sock
+[queue]
+# a worker starved of CPU on a loaded machine must not be mistaken for a
+# stuck one: the watchdog would pass packets uninspected
+watchdog_ms = 0
 CONF
 }
 kseq() {	# packets the kernel queued so far, both queues

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The worker watchdog against a real plug-in (plugins/test-hang.so) that
+# misbehaves inside the decide step, on one queue behind rules with
+# --queue-bypass:
+#  1. hang (spin, then sleep; forever) after 10 packets, watchdog = accept:
+#     1000 packets at 500 pps all reach the sink within the 2 s of traffic
+#     + 1 s; the stats JSON counts watchdog events and accepted packets;
+#     the log names the queue; the inspector counters show the 10 packets
+#     passed and the 11th stuck. Then SIGTERM: the worker never comes back,
+#     nfqe gives up on it after 3 s and leaves with _exit() (status 1)
+#     within 4.5 s.
+#  2. crash (SIGSEGV) on the 11th packet: nfqe dies, the kernel unbinds the
+#     queue (dropping the packet it held: a crash cannot verdict it), and
+#     the rules' --queue-bypass passes everything sent afterwards: 1000
+#     more packets, all delivered within 2 s + 1 s without any nfqe.
+# This is what a crashing plug-in costs: the packets queued at the crash,
+# then no inspection at all until nfqe is restarted (fail-open by
+# --queue-bypass; without it the traffic would be dropped instead).
+source "$(dirname "$0")/../lib.sh"
+require_root
+PLUGIN=$NFQE_BUILD_ROOT/plugins/test-hang.so
+[ -e "$PLUGIN" ] || skip "plugins/test-hang.so not built"
+N=1000
+RATE=500
+AFTER=10
+# a crash must not leave a core file behind
+ulimit -c 0
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+lab 8
+"$NFQE" rules --queues 0:0 >"$T/rules"
+grep -q -- '--queue-bypass' "$T/rules" || fail "the rules lack --queue-bypass: $(cat "$T/rules")"
+ip netns exec "$LAB_RTR" iptables-restore --noflush <"$T/rules"
+queue_gone() { [ -z "$(kqueue_row "$LAB_RTR" 0)" ]; }
+
+# conf NAME KEY=VALUE...: one queue, every UDP packet through [inspector
+# hang] with the given plug-in keys
+conf() {
+	local name=$1 kv
+	shift
+	{
+		cat <<CONF
+[engine]
+queues = 0:0
+stats_json = $T/$name.json
+[control]
+socket = $T/$name-$$.sock
+[queue]
+watchdog_ms = 200
+watchdog = accept
+[rules]
+rule = proto udp inspect hang
+default = accept
+[inspector hang]
+path = $PLUGIN
+after = $AFTER
+CONF
+		for kv in "$@"; do
+			echo "${kv%%=*} = ${kv#*=}"
+		done
+	} >"$T/$name.conf"
+}
+
+# -- 1. a plug-in that hangs forever: the watchdog keeps the queue moving
+for how in spin sleep; do
+	name=hang-$how
+	conf "$name" action=hang hang=$how hang_ms=0
+	"$NFQE" --check -c "$T/$name.conf" >"$T/$name.check" 2>&1 ||
+		fail "$name: nfqe --check: $(cat "$T/$name.check")"
+	start_nfqe "$name" "$T/$name.conf"
+	wait_for 10 queues_bound "$LAB_RTR" 0 0 || fail "$name: queue not bound: $(cat "$T/$name.err")"
+	# 1000 packets in 2 s; the sink must have them all within 2 s + 1 s
+	start_sink "$name-sink" --expect $N --timeout 3
+	t0=$(now_ms)
+	run_gen "$name-gen" --flows 32 --sport 8000-8003 --count $N --rate $RATE
+	wait "$SINK_PID" ||
+		fail "$name: traffic stalled: sink got $(jget "$T/$name-sink.json" .received) of $N: $(cat "$T/$name.err")"
+	ok "$name: all $N delivered in $(( $(now_ms) - t0 )) ms with the plug-in stuck"
+
+	# SIGTERM: the stuck worker never stops; nfqe must leave anyway
+	t0=$(now_ms)
+	stop_pid "$NFQE_PID"
+	dt=$(( $(now_ms) - t0 ))
+	[ "$STOP_RC" = 1 ] || fail "$name: exit status $STOP_RC after SIGTERM, expected 1: $(cat "$T/$name.err")"
+	[ "$dt" -le 4500 ] || fail "$name: nfqe took $dt ms to exit with a stuck worker"
+	grep -q "queue 0: worker did not stop within 3000 ms" "$T/$name.err" ||
+		fail "$name: no stuck-worker line at exit: $(cat "$T/$name.err")"
+	wait_for 5 queue_gone || fail "$name: queue still bound after exit"
+	ok "$name: SIGTERM with the worker stuck: status 1 after $dt ms, queue released"
+
+	S=$T/$name.json
+	ev=$(jget "$S" .total.wd_events)
+	acc=$(jget "$S" .total.wd_accepted)
+	[ "$ev" -gt 0 ] || fail "$name: no watchdog event counted"
+	[ "$acc" -gt 0 ] || fail "$name: no packet counted as accepted by the watchdog"
+	grep -q "queue 0: worker stuck for 200 ms: accepting" "$T/$name.err" ||
+		fail "$name: the watchdog did not log the queue: $(cat "$T/$name.err")"
+	# the plug-in passed $AFTER packets, the next one never came back
+	p=$(jget "$S" '.inspectors[] | select(.name == "hang") | .packets')
+	a=$(jget "$S" '.inspectors[] | select(.name == "hang") | .verdicts.accept')
+	[ "$p" = $((AFTER + 1)) ] && [ "$a" = $AFTER ] ||
+		fail "$name: inspector counted $p packets, $a accepted; want $((AFTER + 1)), $AFTER"
+	ok "$name: watchdog fired $ev times, accepted $acc packets; inspector: $a accepted, 1 stuck"
+	PIDS=()
+done
+
+# -- 2. a plug-in that crashes nfqe: the kernel unbinds, --queue-bypass
+name=crash
+conf "$name" action=crash crash=segv
+sink_count_init
+start_nfqe "$name" "$T/$name.conf"
+wait_for 10 queues_bound "$LAB_RTR" 0 0 || fail "crash: queue not bound: $(cat "$T/$name.err")"
+# the 11th packet kills nfqe; the first 10 pass the plug-in
+run_gen crash-gen1 --flows 1 --sport 8100 --count $((AFTER + 1)) --rate $RATE
+rc=0; wait "$NFQE_PID" || rc=$?
+PIDS=()
+[ "$rc" = 139 ] || fail "crash: nfqe exit status $rc, expected 139 (SIGSEGV): $(cat "$T/$name.err")"
+wait_for 5 queue_gone || fail "crash: the kernel did not unbind queue 0"
+wait_for 5 sink_count_ge $AFTER || fail "crash: $(sink_count) packets before the crash arrived, want $AFTER"
+ok "crash: nfqe died of SIGSEGV on packet $((AFTER + 1)), queue 0 unbound, $AFTER packets passed"
+
+start_sink crash-sink --expect $N --timeout 3
+t0=$(now_ms)
+run_gen crash-gen2 --flows 32 --sport 8200-8203 --count $N --rate $RATE
+wait "$SINK_PID" ||
+	fail "crash: traffic after the crash stalled: sink got $(jget "$T/crash-sink.json" .received) of $N"
+got=$(sink_count)
+# the packet that crashed nfqe was in the queue when the kernel unbound
+# it: the kernel drops what an unbound queue held
+[ "$got" = $((AFTER + N)) ] ||
+	fail "crash: $got packets reached the sink, want $AFTER before the crash + $N after"
+ok "crash: all $N packets sent after the crash delivered in $(( $(now_ms) - t0 )) ms (--queue-bypass);" \
+	"the one nfqe held when it died was dropped"
