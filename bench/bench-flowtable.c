@@ -2,16 +2,31 @@
 /*
  * bench-flowtable.c - flow table micro-benchmarks, one JSON object per line.
  *
- * For 10^4, 10^5 and 10^6 flows: inserts/s (1 and 2 threads), lookups/s for
- * hits and misses with 1 and 2 threads, the same lookups on a baseline
- * (chained hash table behind a pthread rwlock), bytes of memory per flow
- * (RSS delta over the filled table), and the cost of the per-packet counter
- * update (relaxed atomics on the record vs per-thread counters).
+ * For each table size (NFQE_BENCH_FLOWS, a comma-separated list, default
+ * 10000,100000,1000000):
  *
- * Keys are uniformly random over the flow set (worst case for caches). Each
- * measurement runs NFQE_BENCH_MS milliseconds (default 400).
+ *   insert	flowtable_lookup_or_add() of every flow, 1 and 2 threads.
+ *   memory	resident bytes per flow of a filled table (records, buckets,
+ *		allocator), and how much of it is on transparent huge pages.
+ *   lookup	flowtable_lookup() of existing flows ("hit") and of absent
+ *		ones ("miss"), 1 and 2 threads, with keys drawn uniformly
+ *		(the strict case: nearly every lookup misses the caches) or
+ *		from a Zipf distribution (s = 0.99, the popular flows spread
+ *		over the table), on a table created for all its flows and on
+ *		one grown from 4096 buckets as the engine creates it.
+ *   burst	flowtable_lookup_burst() over bursts of 32 keys.
+ *   rwlock	the same lookups on a baseline: chained hash table behind one
+ *		pthread_rwlock_t, with the flow table's hash and secret, 160
+ *		byte records holding the key first, the same record allocator
+ *		and one bucket per flow.
+ *
+ * then the per-packet counter update (relaxed atomics on the record vs per
+ * thread counters) and a "targets" line per size. Every thread replays its
+ * own precomputed key index sequence, so the key generator costs the same
+ * for every table. Each timed run lasts NFQE_BENCH_MS (default 400) ms.
  */
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -23,11 +38,15 @@
 
 #include <urcu-qsbr.h>
 
-#include "flowtable.h"
+#include "flowtable-internal.h"
 
 #define NS		1000000000ull
 #define MAX_THREADS	2
-#define BURST		64
+#define BURST		32
+#define SEQ_LEN		(1u << 20)	/* key indexes per thread */
+#define ZIPF_S		0.99
+#define GROWN_BUCKETS	4096
+#define RECORD_SIZE	160
 
 static uint64_t bench_ns = 400000000ull;
 
@@ -76,64 +95,102 @@ static void key_fast(uint32_t i, bool miss, struct flow_key *key)
 
 static void key_fast_init(void)
 {
-	struct flow_key key;
+	struct flow_key key, want;
 	int side;
 
 	for (int miss = 0; miss < 2; miss++)
 		key_of(0, miss, &key_template[miss], &side);
 	for (uint32_t i = 0; i < 1000000; i += 7919) {
-		key_of(i, true, &key_template[0], &side);
-		key_fast(i, true, &key);
-		if (memcmp(&key, &key_template[0], sizeof(key)) ||
-		    side != FLOW_SIDE_LO) {
-			fprintf(stderr, "key template mismatch\n");
-			exit(1);
+		for (int miss = 0; miss < 2; miss++) {
+			key_of(i, miss, &want, &side);
+			key_fast(i, miss, &key);
+			if (memcmp(&key, &want, sizeof(key)) ||
+			    side != FLOW_SIDE_LO) {
+				fprintf(stderr, "key template mismatch\n");
+				exit(1);
+			}
 		}
 	}
-	key_of(0, false, &key_template[0], &side);
 }
 
-static long rss_bytes(void)
+static void proc_kb(const char *file, const char *field, long *ret)
 {
-	long pages = 0, resident = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
+	size_t len = strlen(field);
+	char line[256];
+	FILE *f = fopen(file, "r");
 
+	*ret = 0;
 	if (!f)
-		return 0;
-	if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
-		resident = 0;
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, field, len) && line[len] == ':') {
+			*ret = atol(line + len + 1) * 1024;
+			break;
+		}
+	}
 	fclose(f);
-	return resident * sysconf(_SC_PAGESIZE);
 }
 
-/* Baseline: chained hash table, one pthread rwlock. */
+/* Key index sequences: uniform, or Zipf with scattered popular flows. */
+enum keys { KEYS_UNIFORM, KEYS_ZIPF, KEYS_MAX };
+
+static const char *const keys_name[] = { "uniform", "zipf" };
+
+static uint32_t *seq[KEYS_MAX][MAX_THREADS];
+
+static void seq_fill(uint32_t n)
+{
+	double *cdf = malloc(n * sizeof(*cdf)), sum = 0;
+
+	if (!cdf)
+		exit(1);
+	for (uint32_t r = 0; r < n; r++)
+		cdf[r] = sum += 1 / pow(r + 1, ZIPF_S);
+	for (unsigned int t = 0; t < MAX_THREADS; t++) {
+		uint64_t rng = 0x2545f4914f6cdd1dull * (t + 1);
+
+		for (int k = 0; k < KEYS_MAX; k++) {
+			free(seq[k][t]);
+			seq[k][t] = malloc(SEQ_LEN * sizeof(uint32_t));
+			if (!seq[k][t])
+				exit(1);
+		}
+		for (uint32_t j = 0; j < SEQ_LEN; j++) {
+			double u = (rng_next(&rng) >> 11) * 0x1p-53 * sum;
+			uint32_t lo = 0, hi = n - 1;
+
+			seq[KEYS_UNIFORM][t][j] = rng_next(&rng) % n;
+			while (lo < hi) {
+				uint32_t mid = lo + (hi - lo) / 2;
+
+				if (cdf[mid] < u)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			/* rank -> flow: popular flows are not neighbours */
+			seq[KEYS_ZIPF][t][j] = lo * 2654435761ull % n;
+		}
+	}
+	free(cdf);
+}
+
+/* Baseline: chained hash table, one pthread rwlock, flow-sized records. */
 struct rw_node {
 	struct flow_key key;
 	struct rw_node *next;
+	uint8_t payload[RECORD_SIZE - 56];	/* counters, times, decision */
 };
+
+_Static_assert(sizeof(struct rw_node) == RECORD_SIZE, "baseline record");
 
 struct rw_table {
 	pthread_rwlock_t lock;
 	struct rw_node **buckets;
+	struct ft_arena *arena;
+	uint64_t secret[4];
 	uint64_t mask;
 };
-
-static uint64_t mum(uint64_t a, uint64_t b)
-{
-	__uint128_t r = (__uint128_t)a * b;
-
-	return (uint64_t)r ^ (uint64_t)(r >> 64);
-}
-
-/* the same multiply-fold hash as the flow table, fixed secret */
-static uint64_t rw_hash(const struct flow_key *key)
-{
-	uint64_t w[6] = { 0 };
-
-	memcpy(w, key, sizeof(*key));
-	return mum(mum(w[0] ^ 0x9e37, w[1] ^ 0x79b9) ^ w[2],
-		   mum(w[3] ^ w[4], w[5] ^ 0x7f4a));
-}
 
 static struct rw_table *rw_new(uint32_t n)
 {
@@ -143,6 +200,11 @@ static struct rw_table *rw_new(uint32_t n)
 	while (size < n)
 		size <<= 1;
 	t->buckets = calloc(size, sizeof(*t->buckets));
+	/* the flow table's allocator (records_max as for flow_max n) */
+	t->arena = ft_arena_new(sizeof(struct rw_node), n + n / 8 + 64);
+	if (!t->buckets || !t->arena)
+		exit(1);
+	ft_secret_init(t->secret, 0x5eed);
 	t->mask = size - 1;
 	pthread_rwlock_init(&t->lock, NULL);
 	return t;
@@ -150,9 +212,10 @@ static struct rw_table *rw_new(uint32_t n)
 
 static void rw_add(struct rw_table *t, const struct flow_key *key)
 {
-	struct rw_node *node = malloc(sizeof(*node));
-	uint64_t b = rw_hash(key) & t->mask;
+	struct rw_node *node = ft_arena_get(t->arena);
+	uint64_t b = ft_key_hash(t->secret, key) & t->mask;
 
+	memset(node, 0, sizeof(*node));
 	node->key = *key;
 	pthread_rwlock_wrlock(&t->lock);
 	node->next = t->buckets[b];
@@ -162,12 +225,13 @@ static void rw_add(struct rw_table *t, const struct flow_key *key)
 
 static bool rw_lookup(struct rw_table *t, const struct flow_key *key)
 {
+	uint64_t b = ft_key_hash(t->secret, key) & t->mask;
 	struct rw_node *node;
 	bool found = false;
 
 	pthread_rwlock_rdlock(&t->lock);
-	for (node = t->buckets[rw_hash(key) & t->mask]; node; node = node->next) {
-		if (!memcmp(&node->key, key, sizeof(*key))) {
+	for (node = t->buckets[b]; node; node = node->next) {
+		if (ft_key_equal(&node->key, key)) {
 			found = true;
 			break;
 		}
@@ -183,9 +247,10 @@ static void rw_free(struct rw_table *t)
 
 		for (; node; node = next) {
 			next = node->next;
-			free(node);
+			ft_arena_put(t->arena, node);
 		}
 	}
+	ft_arena_free(t->arena);
 	free(t->buckets);
 	pthread_rwlock_destroy(&t->lock);
 	free(t);
@@ -194,6 +259,7 @@ static void rw_free(struct rw_table *t)
 enum op {
 	OP_FT_HIT,
 	OP_FT_MISS,
+	OP_FT_BURST,
 	OP_RW_HIT,
 	OP_RW_MISS,
 	OP_FT_INSERT,
@@ -203,7 +269,8 @@ enum op {
 
 struct run {
 	enum op op;
-	bool hot;			/* 90% of lookups on 1% of the flows */
+	enum keys keys;
+	const char *table;		/* printed name */
 	struct flowtable *ft;
 	struct rw_table *rw;
 	struct flow *flows[MAX_THREADS];	/* counter runs */
@@ -222,34 +289,53 @@ struct worker {
 	uint64_t counters[2] __attribute__((aligned(64)));
 };
 
-static bool run_one(struct run *r, struct worker *w, uint64_t *rng,
-		    uint64_t now)
+/* One burst of BURST operations starting at @pos of the sequence. */
+static uint64_t run_burst(struct run *r, struct worker *w, uint32_t pos,
+			  uint64_t now)
 {
-	uint64_t x = rng_next(rng);
-	uint32_t i = x % r->n;
-	struct flow_key key;
+	const uint32_t *s = seq[r->keys][w->id] + pos;
+	bool miss = r->op == OP_FT_MISS || r->op == OP_RW_MISS;
+	struct flow_key keys[BURST];
+	struct flow *flows[BURST];
+	uint64_t found = 0;
+	int sides[BURST];
 
-	if (r->hot && (x >> 40) % 10)
-		i = (x >> 8) % (r->n / 100);
 	switch (r->op) {
 	case OP_FT_HIT:
 	case OP_FT_MISS:
-		key_fast(i, r->op == OP_FT_MISS, &key);
-		return flowtable_lookup(r->ft, &key, FLOW_SIDE_LO, NULL);
+		for (int k = 0; k < BURST; k++) {
+			key_fast(s[k], miss, &keys[0]);
+			found += !!flowtable_lookup(r->ft, &keys[0],
+						    FLOW_SIDE_LO, NULL);
+		}
+		return found;
+	case OP_FT_BURST:
+		for (int k = 0; k < BURST; k++) {
+			key_fast(s[k], false, &keys[k]);
+			sides[k] = FLOW_SIDE_LO;
+		}
+		return flowtable_lookup_burst(r->ft, keys, sides, BURST, flows,
+					      NULL);
 	case OP_RW_HIT:
 	case OP_RW_MISS:
-		key_fast(i, r->op == OP_RW_MISS, &key);
-		return rw_lookup(r->rw, &key);
+		for (int k = 0; k < BURST; k++) {
+			key_fast(s[k], miss, &keys[0]);
+			found += rw_lookup(r->rw, &keys[0]);
+		}
+		return found;
 	case OP_CNT_ATOMIC:
-		flow_update(r->flows[w->id], FLOW_DIR_ORIG, 100, 0, now);
-		return true;
+		for (int k = 0; k < BURST; k++)
+			flow_update(r->flows[w->id], FLOW_DIR_ORIG, 100, 0, now);
+		return BURST;
 	case OP_CNT_PERTHREAD:
-		w->counters[0]++;
-		w->counters[1] += 100;
-		__asm__ volatile("" ::: "memory");
-		return true;
+		for (int k = 0; k < BURST; k++) {
+			w->counters[0]++;
+			w->counters[1] += 100;
+			__asm__ volatile("" ::: "memory");
+		}
+		return BURST;
 	default:
-		return false;
+		return 0;
 	}
 }
 
@@ -258,16 +344,16 @@ static void *worker_timed(void *arg)
 {
 	struct worker *w = arg;
 	struct run *r = w->run;
-	uint64_t rng = 0x2545f4914f6cdd1dull * (w->id + 1);
 	uint64_t start, end;
+	uint32_t pos = 0;
 
 	rcu_register_thread();
 	pthread_barrier_wait(&r->start);
 	start = mono_ns();
 	end = start + bench_ns;
 	do {
-		for (int k = 0; k < BURST; k++)
-			w->found += run_one(r, w, &rng, start);
+		w->found += run_burst(r, w, pos, start);
+		pos = (pos + BURST) % SEQ_LEN;
 		w->ops += BURST;
 		rcu_quiescent_state();
 	} while (mono_ns() < end);
@@ -307,20 +393,20 @@ static void *worker_insert(void *arg)
 static const char *op_name(enum op op)
 {
 	static const char *const names[] = {
-		[OP_FT_HIT] = "\"lookup_hit\", \"table\": \"flowtable\"",
-		[OP_FT_MISS] = "\"lookup_miss\", \"table\": \"flowtable\"",
-		[OP_RW_HIT] = "\"lookup_hit\", \"table\": \"rwlock\"",
-		[OP_RW_MISS] = "\"lookup_miss\", \"table\": \"rwlock\"",
-		[OP_FT_INSERT] = "\"insert\", \"table\": \"flowtable\"",
-		[OP_CNT_ATOMIC] = "\"counter_update\", \"table\": \"atomic\"",
-		[OP_CNT_PERTHREAD] =
-			"\"counter_update\", \"table\": \"per_thread\"",
+		[OP_FT_HIT] = "lookup_hit",
+		[OP_FT_MISS] = "lookup_miss",
+		[OP_FT_BURST] = "lookup_burst_hit",
+		[OP_RW_HIT] = "lookup_hit",
+		[OP_RW_MISS] = "lookup_miss",
+		[OP_FT_INSERT] = "insert",
+		[OP_CNT_ATOMIC] = "counter_update",
+		[OP_CNT_PERTHREAD] = "counter_update",
 	};
 
 	return names[op];
 }
 
-/* Run @r on its threads and print one line; return total ops/s. */
+/* Run @r on its threads and print one line; return ops/s per thread. */
 static double run_print(struct run *r, const char *extra)
 {
 	struct worker w[MAX_THREADS];
@@ -344,23 +430,25 @@ static double run_print(struct run *r, const char *extra)
 	rcu_thread_online();
 	pthread_barrier_destroy(&r->start);
 	mops = ops * 1e3 / (ns ? ns : 1);
-	printf("{\"bench\": %s%s, \"flows\": %u, \"threads\": %u, "
-	       "\"mops\": %.2f, \"mops_per_thread\": %.2f, "
-	       "\"ns_per_op\": %.1f, \"found\": %lu%s}\n",
-	       op_name(r->op), r->hot ? ", \"keys\": \"hot\"" : "", r->n,
-	       r->threads, mops, mops / r->threads,
-	       r->threads * 1e3 / (mops ? mops : 1), found, extra);
+	printf("{\"bench\": \"%s\", \"table\": \"%s\", \"keys\": \"%s\", "
+	       "\"flows\": %u, \"threads\": %u, \"mops\": %.2f, "
+	       "\"mops_per_thread\": %.2f, \"ns_per_op\": %.1f, "
+	       "\"found\": %lu%s}\n",
+	       op_name(r->op), r->table, keys_name[r->keys], r->n, r->threads,
+	       mops, mops / r->threads, r->threads * 1e3 / (mops ? mops : 1),
+	       found, extra);
 	fflush(stdout);
-	return mops;
+	return mops / r->threads;
 }
 
-static struct flowtable *ft_new(uint32_t n)
+static struct flowtable *ft_new(uint32_t n, uint32_t buckets)
 {
 	struct flowtable_params params;
 	struct flowtable *ft;
 
 	flowtable_params_init(&params);
 	params.flow_max = n;
+	params.buckets = buckets;
 	ft = flowtable_new(&params);
 	if (!ft) {
 		fprintf(stderr, "flowtable_new: %s\n", strerror(errno));
@@ -369,104 +457,158 @@ static struct flowtable *ft_new(uint32_t n)
 	return ft;
 }
 
+/* Fill @ft with flows [0, n) and let queued resizes finish. */
+static void ft_fill(struct flowtable *ft, uint32_t n)
+{
+	struct flow_key key;
+	int side;
+
+	for (uint32_t i = 0; i < n; i++) {
+		key_of(i, false, &key, &side);
+		flowtable_lookup_or_add(ft, &key, side, 0, NULL, NULL);
+		if (!(i % BURST))
+			rcu_quiescent_state();
+	}
+	rcu_thread_offline();
+	rcu_barrier();
+	rcu_thread_online();
+}
+
 static void bench_inserts(uint32_t n, unsigned int threads)
 {
 	struct run r = {
 		.op = OP_FT_INSERT, .n = n, .threads = threads,
+		.table = "flowtable",
 	};
 
-	r.ft = ft_new(n);
+	r.ft = ft_new(n, 0);
 	run_print(&r, "");
 	flowtable_free(r.ft);
 }
 
-static void bench_memory(struct flowtable *ft, uint32_t n, long rss_before)
+/* Fill a table grown from GROWN_BUCKETS and print its memory footprint. */
+static double bench_memory(uint32_t n, struct flowtable **ret)
 {
+	long rss0, rss1, huge0, huge1;
 	struct flowtable_stats st;
-	uint64_t buckets = 1;
-	long rss = rss_bytes() - rss_before;
+	struct flowtable *ft;
+	uint64_t buckets;
+	double per_flow;
 
-	while (buckets < n)
-		buckets <<= 1;
+	proc_kb("/proc/self/smaps_rollup", "Rss", &rss0);
+	proc_kb("/proc/self/smaps_rollup", "AnonHugePages", &huge0);
+	ft = ft_new(n, GROWN_BUCKETS);
+	ft_fill(ft, n);
+	proc_kb("/proc/self/smaps_rollup", "Rss", &rss1);
+	proc_kb("/proc/self/smaps_rollup", "AnonHugePages", &huge1);
 	flowtable_stats_get(ft, &st);
+	buckets = __atomic_load_n(&ft->buckets, __ATOMIC_RELAXED);
+	per_flow = (double)(rss1 - rss0) / st.live;
+	/* model: a record, and per bucket its 16-byte node and 8-byte hint */
 	printf("{\"bench\": \"memory\", \"table\": \"flowtable\", "
-	       "\"flows\": %lu, \"rss_bytes_per_flow\": %.1f, "
-	       "\"record_bytes\": %lu, \"bucket_bytes_per_flow\": %.1f, "
-	       "\"model_bytes_per_flow\": %.1f}\n", st.live,
-	       (double)rss / st.live, st.record_bytes,
-	       16.0 * buckets / st.live,
-	       st.record_bytes + 16.0 * buckets / st.live);
+	       "\"flows\": %lu, \"buckets\": %lu, \"rss_bytes_per_flow\": %.1f, "
+	       "\"huge_page_bytes_per_flow\": %.1f, \"record_bytes\": %lu, "
+	       "\"model_bytes_per_flow\": %.1f}\n", st.live, buckets, per_flow,
+	       (double)(huge1 - huge0) / st.live, st.record_bytes,
+	       st.record_bytes + 24.0 * buckets / st.live);
+	*ret = ft;
+	return per_flow;
 }
 
+struct result {
+	double ft[KEYS_MAX][MAX_THREADS + 1];	/* hit, per thread */
+	double burst[KEYS_MAX][MAX_THREADS + 1];
+	double rw[KEYS_MAX][MAX_THREADS + 1];
+	double bytes;
+};
+
 static void bench_lookups(struct run *r, enum op hit, enum op miss,
-			  double *ret_hit2)
+			  double res[KEYS_MAX][MAX_THREADS + 1])
 {
-	for (unsigned int t = 1; t <= MAX_THREADS; t++) {
-		r->threads = t;
-		r->op = hit;
-		if (t == 2)
-			*ret_hit2 = run_print(r, "");
-		else
+	for (r->threads = 1; r->threads <= MAX_THREADS; r->threads++) {
+		for (r->keys = 0; r->keys < KEYS_MAX; r->keys++) {
+			r->op = hit;
+			res[r->keys][r->threads] = run_print(r, "");
+		}
+		if (miss != hit) {
+			r->keys = KEYS_UNIFORM;
+			r->op = miss;
 			run_print(r, "");
-		r->op = miss;
-		run_print(r, "");
+		}
 	}
-	if (r->n < 1000000)
-		return;
-	/* a skewed mix: 90% of the lookups on 1% of the flows */
-	r->hot = true;
-	r->op = hit;
-	for (r->threads = 1; r->threads <= MAX_THREADS; r->threads++)
-		run_print(r, "");
-	r->hot = false;
+}
+
+static void print_targets(uint32_t n, const struct result *res)
+{
+	for (int k = 0; k < KEYS_MAX; k++) {
+		double one = res->ft[k][1] > res->burst[k][1] ?
+			     res->ft[k][1] : res->burst[k][1];
+		double two = res->ft[k][2] > res->burst[k][2] ?
+			     res->ft[k][2] : res->burst[k][2];
+
+		printf("{\"bench\": \"targets\", \"flows\": %u, \"keys\": "
+		       "\"%s\", \"lookup_mops_per_core\": %.2f, "
+		       "\"lookup_mops_per_core_2_threads\": %.2f, "
+		       "\"over_rwlock_2_threads\": %.2f, "
+		       "\"over_rwlock_2_threads_single\": %.2f, "
+		       "\"bytes_per_flow\": %.1f}\n",
+		       n, keys_name[k], one, two, two / res->rw[k][2],
+		       res->ft[k][2] / res->rw[k][2], res->bytes);
+	}
+	fflush(stdout);
 }
 
 static void bench_size(uint32_t n)
 {
+	struct result res = { 0 };
 	struct run r = { .n = n };
-	double ft2 = 0, rw2 = 0;
 	struct flow_key key;
-	long rss_before;
-	char extra[64];
 	int side;
 
+	seq_fill(n);
 	bench_inserts(n, 1);
 	bench_inserts(n, 2);
 
-	rss_before = rss_bytes();
-	r.ft = ft_new(n);
-	for (uint32_t i = 0; i < n; i++) {
-		key_of(i, false, &key, &side);
-		flowtable_lookup_or_add(r.ft, &key, side, 0, NULL, NULL);
-		if (!(i % BURST))
-			rcu_quiescent_state();
-	}
-	bench_memory(r.ft, n, rss_before);
-	bench_lookups(&r, OP_FT_HIT, OP_FT_MISS, &ft2);
+	/* the engine's table: created small, grown by its flows */
+	res.bytes = bench_memory(n, &r.ft);
+	r.table = "flowtable";
+	bench_lookups(&r, OP_FT_HIT, OP_FT_MISS, res.ft);
+	r.table = "flowtable_burst";
+	bench_lookups(&r, OP_FT_BURST, OP_FT_BURST, res.burst);
 	flowtable_free(r.ft);
+
+	/* created with one bucket per flow from the start */
+	r.ft = ft_new(n, 0);
+	ft_fill(r.ft, n);
+	r.table = "flowtable_presized";
+	r.keys = KEYS_UNIFORM;
+	r.op = OP_FT_HIT;
+	for (r.threads = 1; r.threads <= MAX_THREADS; r.threads++)
+		run_print(&r, "");
+	flowtable_free(r.ft);
+	r.ft = NULL;
 
 	r.rw = rw_new(n);
 	for (uint32_t i = 0; i < n; i++) {
 		key_of(i, false, &key, &side);
 		rw_add(r.rw, &key);
 	}
-	bench_lookups(&r, OP_RW_HIT, OP_RW_MISS, &rw2);
+	r.table = "rwlock";
+	bench_lookups(&r, OP_RW_HIT, OP_RW_MISS, res.rw);
 	rw_free(r.rw);
 
-	snprintf(extra, sizeof(extra), "%.2f", rw2 ? ft2 / rw2 : 0);
-	printf("{\"bench\": \"speedup_2_threads\", \"flows\": %u, "
-	       "\"flowtable_over_rwlock\": %s}\n", n, extra);
+	print_targets(n, &res);
 }
 
 /* Per-packet counter update: on one shared record, distinct records, or
  * per-thread counters (what per-CPU counters would cost at best). */
 static void bench_counters(void)
 {
-	struct run r = { .n = 2 };
+	struct run r = { .n = 2, .table = "atomic" };
 	struct flow_key key;
 	int side;
 
-	r.ft = ft_new(16);
+	r.ft = ft_new(16, 0);
 	for (int i = 0; i < 2; i++) {
 		key_of(i, false, &key, &side);
 		r.flows[i] = flowtable_lookup_or_add(r.ft, &key, side, 0, NULL,
@@ -480,6 +622,7 @@ static void bench_counters(void)
 	r.flows[1] = r.flows[0];
 	run_print(&r, ", \"records\": \"shared\"");
 	r.op = OP_CNT_PERTHREAD;
+	r.table = "per_thread";
 	r.threads = 1;
 	run_print(&r, "");
 	r.threads = 2;
@@ -487,17 +630,30 @@ static void bench_counters(void)
 	flowtable_free(r.ft);
 }
 
-int main(int argc, char **argv)
+int main(void)
 {
-	static const uint32_t sizes[] = { 10000, 100000, 1000000 };
 	const char *ms = getenv("NFQE_BENCH_MS");
+	const char *sizes = getenv("NFQE_BENCH_FLOWS");
+	char *end;
 
 	if (ms && atoi(ms) > 0)
 		bench_ns = atoi(ms) * 1000000ull;
+	if (!sizes || !*sizes)
+		sizes = "10000,100000,1000000";
 	key_fast_init();
 	rcu_register_thread();
-	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
-		bench_size(sizes[i]);
+	for (;;) {
+		unsigned long n = strtoul(sizes, &end, 10);
+
+		if (end == sizes || n < 100 || n > 1u << 26) {
+			fprintf(stderr, "NFQE_BENCH_FLOWS: bad size list\n");
+			return 1;
+		}
+		bench_size(n);
+		if (*end != ',')
+			break;
+		sizes = end + 1;
+	}
 	bench_counters();
 	rcu_unregister_thread();
 	return 0;

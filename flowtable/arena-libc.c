@@ -15,10 +15,11 @@ struct ft_arena {
 	size_t size;
 };
 
-struct ft_arena *ft_arena_new(size_t size)
+struct ft_arena *ft_arena_new(size_t size, size_t count)
 {
 	struct ft_arena *arena = calloc(1, sizeof(*arena));
 
+	(void)count;
 	if (arena)
 		arena->size = size;
 	return arena;

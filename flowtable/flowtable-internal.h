@@ -94,10 +94,16 @@ _Static_assert(offsetof(struct flow, bits) + sizeof(uint32_t) <= 64,
 	       "lookup fields in the first cache line");
 _Static_assert(sizeof(struct flow) == 160, "flow record size class");
 
-/* Fixed-size record allocator: jemalloc arena or libc (flowtable/arena-*.c) */
+/*
+ * Fixed-size record allocator (flowtable/arena-*.c): a dedicated jemalloc
+ * arena of one size class (no thread cache, so the arena's statistics are
+ * exact), or malloc(3) without jemalloc (and under sanitizers). @count is
+ * the most records the table will hold at once. ft_arena_get() may be
+ * called by several threads at once.
+ */
 struct ft_arena;
 
-struct ft_arena *ft_arena_new(size_t size);
+struct ft_arena *ft_arena_new(size_t size, size_t count);
 void ft_arena_free(struct ft_arena *arena);
 void *ft_arena_get(struct ft_arena *arena);
 void ft_arena_put(struct ft_arena *arena, void *ptr);
@@ -123,7 +129,21 @@ struct flowtable {
 	uint64_t flow_max;
 	uint64_t records_max;
 	uint32_t decision_gen;
+	uint64_t buckets_min;		/* initial size, never shrunk below */
+	uint64_t buckets_max;
+	/*
+	 * Prefetch hints: per bucket index, the flow last found there, for
+	 * flowtable_lookup_burst(). Only ever prefetched, never dereferenced:
+	 * a stale or freed entry costs a wasted prefetch. buckets_max
+	 * entries reserved, the first `buckets` of them used.
+	 */
+	uintptr_t *hint;
 	struct flowtable_params params;
+
+	/* bucket count, set by the resize callback (see flowtable.c) */
+	uint64_t buckets;
+	bool resize_queued;
+	struct rcu_head resize_rcu;
 
 	/* reaper and eviction, under maint_lock */
 	pthread_mutex_t maint_lock;

@@ -17,12 +17,25 @@
  * remembers which side sent the first packet, which turns the packet's side
  * into enum flow_dir.
  *
- * Buckets: by default the table starts with flow_max rounded up to a power
- * of two buckets and never shrinks below that (16 bytes per bucket, 16 MiB
- * for the default million flows), so chains stay near one node at the cap.
- * cds_lfht's lazy auto-resize would otherwise let chains reach 8 nodes, i.e.
- * 8 cache misses per lookup. With a smaller params.buckets the table grows
- * by itself (CDS_LFHT_AUTO_RESIZE) up to the same maximum.
+ * Buckets: the table starts with params.buckets (default flow_max rounded
+ * up to a power of two) and keeps about one bucket per flow: an insert that
+ * finds more live flows than buckets queues a resize to the next power of
+ * two (a call_rcu() callback that goes offline and calls cds_lfht_resize(),
+ * as liburcu's own lazy resize does), and the reaper queues a shrink once
+ * under 1/8 of the buckets are used, never below the initial size.
+ * CDS_LFHT_AUTO_RESIZE is not used: for tables past ~16k nodes it grows only
+ * when the count reaches 8 nodes per bucket, so a table started small (the
+ * engine starts at 4096 buckets, because an iteration walks every bucket)
+ * ran a million flows on 131072 buckets, 7.6 nodes per chain and a cache
+ * miss for each node visited. A bucket is 16 bytes and its hint (below) 8:
+ * 24 to 48 bytes per flow, 25 at a million flows.
+ *
+ * Bursts: a lookup is a chain of dependent cache misses (bucket, record),
+ * which cds_lfht does not let us prefetch. flowtable_lookup_burst() hashes a
+ * burst first and prefetches, per key, the record last found under its
+ * bucket index (ft->hint, 8 bytes per bucket, only ever prefetched), then
+ * does the real lookups: the record misses of a burst overlap, and the
+ * shorter lookups let the CPU overlap the bucket misses too.
  *
  * Cap and eviction: an insert reserves its flow with one compare-and-swap
  * on a word holding both the live count and the record count, so live never
@@ -47,17 +60,18 @@
  * again on the next call (the split-ordered list has no stable positions);
  * if that flow disappeared meanwhile the scan restarts from the first flow.
  *
- * Memory: a record is 160 bytes, a jemalloc size class, allocated from a
- * dedicated arena (arena-jemalloc.c) without thread cache because a thread
- * cache ignores the arena (the record footprint and the arena statistics
- * stay exact). Existing flows never allocate. Counters are relaxed atomic
- * adds on the record: NFQUEUE balancing sends a flow to one queue, so the
- * line is not shared in practice, and per-CPU copies would multiply the
- * record size (bench/README-flowtable.md has the measurement).
+ * Memory: a record is 160 bytes, from a slab reserved for records_max
+ * records at creation (arena-slab.c; malloc(3) under AddressSanitizer), on
+ * transparent huge pages for large tables. Existing flows never allocate.
+ * Counters are relaxed atomic adds on the record: NFQUEUE balancing sends a
+ * flow to one queue, so the line is not shared in practice, and per-CPU
+ * copies would multiply the record size (bench/README-flowtable.md has the
+ * measurement).
  */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 
 #include "flowtable-internal.h"
@@ -67,6 +81,7 @@
 #define FT_EVICT_SAMPLE		32
 #define FT_EVICT_BATCH		8
 #define FT_PENDING_MIN		64
+#define FT_BURST_STEP		16	/* keys whose misses overlap */
 #define FT_LIVE			1ull
 #define FT_RECORD		(1ull << 32)
 #define FT_LIVE_MASK		(FT_RECORD - 1)
@@ -146,9 +161,19 @@ static int ft_ht_init(struct flowtable *ft)
 
 	if (init > max)
 		init = max;
-	ft->ht = cds_lfht_new_flavor(init, init, max,
-				     CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
-				     &urcu_qsbr_flavor, NULL);
+	ft->buckets_min = init;
+	ft->buckets_max = max;
+	ft->buckets = init;
+	/* pages become resident as the table grows into them */
+	ft->hint = mmap(NULL, max * sizeof(*ft->hint), PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (ft->hint == MAP_FAILED) {
+		ft->hint = NULL;
+		return -ENOMEM;
+	}
+	/* no CDS_LFHT_AUTO_RESIZE: ft_resize_check() sizes the table */
+	ft->ht = cds_lfht_new_flavor(init, init, max, 0, &urcu_qsbr_flavor,
+				     NULL);
 	return ft->ht ? 0 : -ENOMEM;
 }
 
@@ -180,7 +205,7 @@ struct flowtable *flowtable_new(const struct flowtable_params *params)
 		err = -err;
 		goto err_free_ft;
 	}
-	ft->arena = ft_arena_new(sizeof(struct flow));
+	ft->arena = ft_arena_new(sizeof(struct flow), ft->records_max);
 	if (!ft->arena) {
 		err = -errno;
 		goto err_destroy_lock;
@@ -191,6 +216,8 @@ struct flowtable *flowtable_new(const struct flowtable_params *params)
 	return ft;
 
 err_free_arena:
+	if (ft->hint)
+		munmap(ft->hint, ft->buckets_max * sizeof(*ft->hint));
 	ft_arena_free(ft->arena);
 err_destroy_lock:
 	pthread_mutex_destroy(&ft->maint_lock);
@@ -222,6 +249,67 @@ static uint64_t ft_hash(const struct flowtable *ft, const struct flow_key *key)
 static void ft_count(uint64_t *counter)
 {
 	__atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * Buckets for @live flows with @size now: grow when there are more flows
+ * than buckets, shrink when under 1/8 are used, to one bucket per flow
+ * (rounded up to a power of 2) within [buckets_min, buckets_max].
+ */
+static uint64_t ft_buckets_want(const struct flowtable *ft, uint64_t live,
+				uint64_t size)
+{
+	uint64_t want;
+
+	if (live <= size && live >= size / 8)
+		return size;
+	want = ft_pow2_roundup(live);
+	if (want < ft->buckets_min)
+		return ft->buckets_min;
+	return want > ft->buckets_max ? ft->buckets_max : want;
+}
+
+static void ft_resize_rcu(struct rcu_head *head)
+{
+	struct flowtable *ft = caa_container_of(head, struct flowtable,
+						resize_rcu);
+	uint64_t size, live, want;
+
+	ft_tsan_acquire();
+	size = __atomic_load_n(&ft->buckets, __ATOMIC_RELAXED);
+	/*
+	 * Flows keep arriving during a resize and their inserts do not queue
+	 * another one: look again a few times rather than requeue from here
+	 * (rcu_barrier() in flowtable_free() would not wait for that one).
+	 */
+	for (int i = 0; i < 4; i++) {
+		live = __atomic_load_n(&ft->count, __ATOMIC_RELAXED);
+		want = ft_buckets_want(ft, live & FT_LIVE_MASK, size);
+		if (want == size)
+			break;
+		/* goes offline around the resize, as liburcu's lazy resize */
+		cds_lfht_resize(ft->ht, want);
+		size = want;
+		__atomic_store_n(&ft->buckets, size, __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&ft->resize_queued, false, __ATOMIC_RELEASE);
+	ft_tsan_release();
+}
+
+/*
+ * Queue a resize when @live flows need another bucket count. One relaxed
+ * load on the insert path; at most one resize is queued at a time.
+ */
+static void ft_resize_check(struct flowtable *ft, uint64_t live)
+{
+	uint64_t size = __atomic_load_n(&ft->buckets, __ATOMIC_RELAXED);
+
+	if (ft_buckets_want(ft, live, size) == size)
+		return;
+	if (__atomic_exchange_n(&ft->resize_queued, true, __ATOMIC_ACQUIRE))
+		return;
+	ft_tsan_release();
+	call_rcu(&ft->resize_rcu, ft_resize_rcu);
 }
 
 static void ft_flow_free_rcu(struct rcu_head *head)
@@ -274,6 +362,8 @@ void flowtable_free(struct flowtable *ft)
 		if (was_online)
 			rcu_thread_online();
 	}
+	if (ft->hint)
+		munmap(ft->hint, ft->buckets_max * sizeof(*ft->hint));
 	ft_arena_free(ft->arena);
 	pthread_mutex_destroy(&ft->maint_lock);
 	free(ft);
@@ -297,12 +387,26 @@ static struct flow *ft_find(struct flowtable *ft, const struct flow_key *key,
 	return node ? ft_flow_of(node) : NULL;
 }
 
+static uintptr_t *ft_hint_slot(struct flowtable *ft, uint64_t hash)
+{
+	uint64_t size = __atomic_load_n(&ft->buckets, __ATOMIC_RELAXED);
+
+	return &ft->hint[hash & (size - 1)];
+}
+
+static void ft_hint_set(uintptr_t *slot, const struct flow *flow)
+{
+	/* a store only when it changes: no line ping-pong between readers */
+	if (__atomic_load_n(slot, __ATOMIC_RELAXED) != (uintptr_t)flow)
+		__atomic_store_n(slot, (uintptr_t)flow, __ATOMIC_RELAXED);
+}
+
 /*
  * Reserve one live flow and one record; -ENOSPC when live is at flow_max
  * (eviction helps), -EAGAIN when too many removed records still wait for
  * their grace period (eviction would not help).
  */
-static int ft_reserve(struct flowtable *ft)
+static int ft_reserve(struct flowtable *ft, uint64_t *ret_live)
 {
 	uint64_t count = __atomic_load_n(&ft->count, __ATOMIC_RELAXED);
 
@@ -315,6 +419,7 @@ static int ft_reserve(struct flowtable *ft)
 					      count + FT_LIVE + FT_RECORD, true,
 					      __ATOMIC_RELAXED,
 					      __ATOMIC_RELAXED));
+	*ret_live = (count & FT_LIVE_MASK) + 1;
 	return 0;
 }
 
@@ -350,9 +455,10 @@ static struct flow *ft_insert(struct flowtable *ft, const struct flow_key *key,
 {
 	struct cds_lfht_node *node;
 	struct flow *flow;
+	uint64_t live;
 	int err;
 
-	err = ft_reserve(ft);
+	err = ft_reserve(ft, &live);
 	if (err < 0) {
 		ft_count(&ft->full);
 		if (err == -ENOSPC)
@@ -376,6 +482,8 @@ static struct flow *ft_insert(struct flowtable *ft, const struct flow_key *key,
 		return ft_flow_of(node);
 	}
 	ft_count(&ft->created);
+	ft_hint_set(ft_hint_slot(ft, hash), flow);
+	ft_resize_check(ft, live);
 	*ret_created = true;
 	return flow;
 }
@@ -415,6 +523,49 @@ struct flow *flowtable_lookup(struct flowtable *ft, const struct flow_key *key,
 		*ret_dir = ft_flow_dir(flow, side);
 	ft_tsan_release();
 	return flow;
+}
+
+unsigned int flowtable_lookup_burst(struct flowtable *ft,
+				    const struct flow_key *keys,
+				    const int *sides, unsigned int n,
+				    struct flow **ret_flows, int *ret_dirs)
+{
+	uint64_t hash[FT_BURST_STEP];
+	uintptr_t *slot[FT_BURST_STEP];
+	unsigned int found = 0;
+
+	for (unsigned int first = 0; first < n; first += FT_BURST_STEP) {
+		unsigned int m = n - first < FT_BURST_STEP ? n - first :
+							     FT_BURST_STEP;
+		const struct flow_key *key = keys + first;
+		struct flow **flows = ret_flows + first;
+
+		for (unsigned int i = 0; i < m; i++) {
+			hash[i] = ft_hash(ft, &key[i]);
+			slot[i] = ft_hint_slot(ft, hash[i]);
+			__builtin_prefetch(slot[i]);
+		}
+		for (unsigned int i = 0; i < m; i++) {
+			const char *hint = (const char *)
+				__atomic_load_n(slot[i], __ATOMIC_RELAXED);
+
+			/* node, key and bits: two lines when unaligned */
+			__builtin_prefetch(hint);
+			__builtin_prefetch(hint + offsetof(struct flow, bits));
+		}
+		for (unsigned int i = 0; i < m; i++) {
+			flows[i] = ft_find(ft, &key[i], hash[i]);
+			if (!flows[i])
+				continue;
+			found++;
+			ft_hint_set(slot[i], flows[i]);
+			if (ret_dirs)
+				ret_dirs[first + i] =
+					ft_flow_dir(flows[i], sides[first + i]);
+		}
+	}
+	ft_tsan_release();
+	return found;
 }
 
 int flowtable_del(struct flowtable *ft, struct flow *flow)
@@ -513,6 +664,8 @@ int flowtable_reap(struct flowtable *ft, uint64_t now_ns, unsigned int budget)
 		ft_cursor_save(ft, kept);
 	__atomic_fetch_add(&ft->expired, removed, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&ft->maint_lock);
+	ft_resize_check(ft, __atomic_load_n(&ft->count, __ATOMIC_RELAXED) &
+			    FT_LIVE_MASK);
 	ft_tsan_release();
 	return removed;
 }

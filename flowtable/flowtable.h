@@ -136,7 +136,9 @@ struct flow_counters {
 struct flowtable_params {
 	uint32_t flow_max;		/* hard cap on live flows, default 1048576 */
 	uint32_t buckets;		/* initial buckets (power of 2), 0: flow_max
-					 * rounded up to a power of 2 */
+					 * rounded up to a power of 2. The table
+					 * then keeps about one bucket per flow,
+					 * never fewer than this */
 	uint32_t tcp_new_s;		/* default 30 */
 	uint32_t tcp_established_s;	/* default 600 */
 	uint32_t tcp_closing_s;		/* default 10 */
@@ -263,6 +265,25 @@ struct flow *flowtable_lookup_or_add(struct flowtable *ft,
  */
 struct flow *flowtable_lookup(struct flowtable *ft, const struct flow_key *key,
 			      int side, int *ret_dir);
+
+/*
+ * flowtable_lookup_burst - flowtable_lookup() of @n keys at once, for a
+ * worker's receive burst: the hashes are computed first and the memory of
+ * the flows last found under them is prefetched, so that the cache misses
+ * of the burst overlap instead of following each other.
+ * @keys, @sides: @n keys and their sides (from flow_key_make()).
+ * @ret_flows: @n entries: the flow of each key, or NULL.
+ * @ret_dirs: optional, @n entries: enum flow_dir of each found flow (left
+ *	      unset for a NULL flow).
+ *
+ * Return the number of flows found (<= @n). Same pointer lifetime as
+ * flowtable_lookup().
+ * Context: reader.
+ */
+unsigned int flowtable_lookup_burst(struct flowtable *ft,
+				    const struct flow_key *keys,
+				    const int *sides, unsigned int n,
+				    struct flow **ret_flows, int *ret_dirs);
 
 /*
  * flowtable_del - remove @flow; it is freed after a grace period.

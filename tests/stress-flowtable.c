@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * stress-flowtable.c - several threads hammer one flow table with a mix of
- * lookup-or-add, update, lookup, delete, decision caching, slots and reaping
+ * lookup-or-add, update, lookup, burst lookup, delete, decision caching,
+ * slots and reaping (the table resizing meanwhile)
  * under a fast virtual clock (so flows expire), the table at its cap.
  * Afterwards every counter must agree with a full walk, every record must be
  * freed exactly once and every slot freed exactly once.
@@ -25,6 +26,7 @@
 #define SLOT_MAGIC	0x5107f10eu
 #define SLOT_DEAD	0xdeadu
 #define HOT_KEYS	64
+#define BURST_KEYS	20	/* more than one prefetch step */
 
 /* TSan builds: liburcu's internal false positives, see tests/tsan.supp */
 const char *__tsan_default_options(void);
@@ -183,6 +185,31 @@ static void worker_check_found(struct worker *w, struct flow *flow,
 	w->lost_checks++;
 }
 
+/* A burst of neighbouring keys: each hit is its key's flow, seen right. */
+static void worker_burst(struct worker *w, unsigned int i, uint64_t r)
+{
+	struct flow_key keys[BURST_KEYS];
+	struct flow *flows[BURST_KEYS];
+	int sides[BURST_KEYS], dirs[BURST_KEYS];
+	unsigned int found = 0;
+	uint8_t proto;
+
+	for (unsigned int k = 0; k < BURST_KEYS; k++)
+		key_build((i + k) % w->stress->flows, r & (1ull << (41 + k)),
+			  &keys[k], &sides[k], &proto);
+	check(flowtable_lookup_burst(w->stress->ft, keys, sides, BURST_KEYS,
+				     flows, dirs) <= BURST_KEYS);
+	for (unsigned int k = 0; k < BURST_KEYS; k++) {
+		if (!flows[k])
+			continue;
+		found++;
+		check(!memcmp(&flows[k]->key, &keys[k], sizeof(keys[k])));
+		check(dirs[k] == FLOW_DIR_ORIG || dirs[k] == FLOW_DIR_REPLY);
+		flow_update(flows[k], dirs[k], 64, 0, vclock(w->stress));
+	}
+	w->lost_checks += found;
+}
+
 static void worker_op(struct worker *w)
 {
 	struct stress *s = w->stress;
@@ -206,6 +233,10 @@ static void worker_op(struct worker *w)
 		flow = flowtable_lookup(s->ft, &key, side, &dir);
 		if (flow && op < 5)
 			flowtable_del(s->ft, flow);
+		return;
+	}
+	if (op < 16) {
+		worker_burst(w, i, r);
 		return;
 	}
 	flow = flowtable_lookup_or_add(s->ft, &key, side, now, &dir, NULL);
@@ -279,6 +310,8 @@ int main(void)
 	flowtable_params_init(&params);
 	/* below the key space: the cap and eviction are part of the mix */
 	params.flow_max = s.flows / 4;
+	/* start small as the engine does: resizes run under the load */
+	params.buckets = 1024;
 	params.slot_free = slot_free;
 	params.slot_free_arg = &s;
 	s.ft = flowtable_new(&params);

@@ -723,6 +723,111 @@ static void test_params(void **state)
 	flowtable_free(ft);
 }
 
+/* wait until the queued resize (a call_rcu callback) has run */
+static uint64_t buckets_settled(struct flowtable *ft)
+{
+	rcu_thread_offline();
+	rcu_barrier();
+	rcu_thread_online();
+	ft_tsan_acquire();
+	return __atomic_load_n(&ft->buckets, __ATOMIC_RELAXED);
+}
+
+static void test_buckets_follow_flows(void **state)
+{
+	struct endpoint a = ep("10.0.0.1", 0), b = ep("10.0.0.2", 80);
+	struct flowtable_params params;
+	struct flowtable *ft;
+	struct flow_key key;
+	struct flow *flow;
+	int side;
+
+	flowtable_params_init(&params);
+	params.flow_max = 1u << 14;
+	params.buckets = 64;
+	params.seed = 0x1234;
+	ft = flowtable_new(&params);
+	assert_non_null(ft);
+	assert_int_equal(buckets_settled(ft), 64);
+	/* one bucket per flow, not liburcu's eight */
+	insert_n(ft, IPPROTO_UDP, 0, 5000, NS);
+	assert_int_equal(buckets_settled(ft), 8192);
+	/* capped at flow_max rounded up */
+	insert_n(ft, IPPROTO_UDP, 5000, 11384, NS);
+	assert_int_equal(stats_of(ft).live, 1u << 14);
+	assert_int_equal(buckets_settled(ft), 1u << 14);
+	/* every flow still found after the resizes */
+	for (unsigned int i = 0; i < 1u << 14; i += 97) {
+		a.port = i & 0xffff;
+		a.addr[2] = i >> 16;
+		key = key_of(IPPROTO_UDP, a, b, 0, &side);
+		assert_non_null(flowtable_lookup(ft, &key, side, NULL));
+	}
+	/* mostly idle: the reaper shrinks it back, not below the start */
+	for (unsigned int i = 100; i < 1u << 14; i++) {
+		a.port = i & 0xffff;
+		a.addr[2] = i >> 16;
+		key = key_of(IPPROTO_UDP, a, b, 0, &side);
+		flow = flowtable_lookup(ft, &key, side, NULL);
+		assert_non_null(flow);
+		assert_int_equal(flowtable_del(ft, flow), 0);
+	}
+	flowtable_reap(ft, NS, 1);
+	assert_int_equal(buckets_settled(ft), 128);
+	assert_int_equal(stats_of(ft).live, 100);
+	flowtable_free(ft);
+}
+
+static void test_lookup_burst(void **state)
+{
+	struct endpoint a = ep("10.0.0.1", 0), b = ep("10.0.0.2", 80);
+	struct flowtable *ft = table_new(4096);
+	struct flow_key keys[37];
+	struct flow *flows[37];
+	int sides[37], dirs[37], dir;
+	unsigned int found = 0;
+
+	insert_n(ft, IPPROTO_UDP, 0, 1000, NS);
+	/* from both sides, present and absent keys, not a multiple of 16 */
+	for (unsigned int i = 0; i < 37; i++) {
+		a.port = i * 53 & 0xffff;
+		a.addr[2] = 0;
+		if (i % 2)
+			keys[i] = key_of(IPPROTO_UDP, b, a, 0, &sides[i]);
+		else
+			keys[i] = key_of(IPPROTO_UDP, a, b, 0, &sides[i]);
+		found += i * 53 < 1000;
+	}
+	memset(flows, 0xa5, sizeof(flows));
+	/* twice: cold, then with the prefetch hints set */
+	for (int pass = 0; pass < 2; pass++) {
+		assert_int_equal(flowtable_lookup_burst(ft, keys, sides, 37,
+							flows, dirs), found);
+		for (unsigned int i = 0; i < 37; i++) {
+			struct flow *one = flowtable_lookup(ft, &keys[i],
+							    sides[i], &dir);
+
+			assert_ptr_equal(flows[i], one);
+			if (one)
+				assert_int_equal(dirs[i], dir);
+			if (one)
+				assert_int_equal(dir, i % 2 ? FLOW_DIR_REPLY :
+							      FLOW_DIR_ORIG);
+		}
+	}
+	assert_int_equal(flowtable_lookup_burst(ft, keys, sides, 0, flows,
+						NULL), 0);
+	assert_int_equal(flowtable_lookup_burst(ft, keys, sides, 37, flows,
+						NULL), found);
+	/* a deleted flow is not found through its stale hint */
+	assert_non_null(flows[0]);
+	assert_int_equal(flowtable_del(ft, flows[0]), 0);
+	assert_int_equal(flowtable_lookup_burst(ft, keys, sides, 1, flows,
+						NULL), 0);
+	assert_null(flows[0]);
+	flowtable_free(ft);
+}
+
 static int group_setup(void **state)
 {
 	rcu_register_thread();
@@ -757,6 +862,8 @@ int main(void)
 		cmocka_unit_test(test_top_and_walk),
 		cmocka_unit_test(test_insert_race),
 		cmocka_unit_test(test_params),
+		cmocka_unit_test(test_buckets_follow_flows),
+		cmocka_unit_test(test_lookup_burst),
 	};
 
 	return cmocka_run_group_tests_name("flowtable", tests, group_setup,

@@ -10,11 +10,14 @@
  *                     then loop:
  *     wk_recv_burst()   recvmmsg(): up to burst_max packet messages at once;
  *                       when the socket is empty go RCU-offline and poll()
- *     wk_handle_msg()   per packet: parse the NFQUEUE message and the IP
- *                       packet, find its flow in the shared flow table
- *                       (wk_flow()), call the decide step, hold the verdict in
- *                       the batcher; flush early if batch_max is reached or
- *                       the oldest packet waited max_hold_us
+ *     wk_collect()      per packet: parse the NFQUEUE message and the IP
+ *                       packet, build its flow key
+ *     wk_decide_burst() look the burst's flows up at once in the shared flow
+ *                       table (their cache misses overlap), then per packet,
+ *                       in arrival order (wk_decide()): its flow (wk_flow()
+ *                       creates a new one), the decide step, its verdict
+ *                       into the batcher; flush early if batch_max is reached
+ *                       or the oldest packet waited max_hold_us
  *     wk_flush()        at the end of every burst: all held verdicts go to
  *                       the kernel in one sendmsg() (vbatch.c coalesces runs
  *                       of ids into NFQNL_MSG_VERDICT_BATCH messages)
@@ -63,6 +66,14 @@
 #define WK_MSG_OVERHEAD		1024
 #define WK_CPU_SAMPLE_BURSTS	64
 
+/* One packet of a receive burst, between its parse and its decide step. */
+struct wk_pkt {
+	struct nfq_pkt		msg;
+	struct pkt_info		info;
+	int			perr;		/* pkt_parse(): 0 or pkt_error */
+	int			slot;		/* in the key arrays, -1: none */
+};
+
 struct worker {
 	/* read-mostly, set before the thread starts */
 	struct worker_params	p;
@@ -77,6 +88,13 @@ struct worker {
 
 	/* owned by the worker thread */
 	struct vbatch		*vb;
+	struct wk_pkt		*pkts;		/* the burst being handled */
+	unsigned		npkts;
+	struct flow_key		*keys;		/* their flow keys, for one */
+	int			*sides;		/* flowtable_lookup_burst() */
+	struct flow		**flows;
+	int			*dirs;
+	unsigned		nkeys;
 	struct mmsghdr		*msgs;
 	struct iovec		*iov;
 	char			*rxbuf;
@@ -283,8 +301,14 @@ static int wk_buffers_alloc(struct worker *w)
 	w->txbuf = malloc(MNL_SOCKET_BUFFER_SIZE);
 	w->wd_txbuf = malloc(MNL_SOCKET_BUFFER_SIZE);
 	w->vb = vbatch_new(w->p.queue, w->p.batch_cap);
+	w->pkts = calloc(n, sizeof(*w->pkts));
+	w->keys = calloc(n, sizeof(*w->keys));
+	w->sides = calloc(n, sizeof(*w->sides));
+	w->flows = calloc(n, sizeof(*w->flows));
+	w->dirs = calloc(n, sizeof(*w->dirs));
 	if (!w->rxbuf || !w->msgs || !w->iov || !w->txbuf || !w->wd_txbuf ||
-	    !w->vb)
+	    !w->vb || !w->pkts || !w->keys || !w->sides || !w->flows ||
+	    !w->dirs)
 		return -ENOMEM;
 	for (unsigned i = 0; i < n; i++) {
 		w->iov[i].iov_base = w->rxbuf + i * w->rx_slot;
@@ -449,27 +473,26 @@ static void wk_count_race(struct worker *w, const struct flow *flow,
 }
 
 /*
- * Attribute the packet to its flow, creating the flow if needed. Returns
- * NULL when it cannot be stored (table full, no memory): the packet is
- * still decided, only without flow state.
+ * The flow of packet @p: found by the burst lookup, or created now (its
+ * first packet, or one whose flow appeared earlier in this burst). NULL
+ * when it cannot be stored (table full, no memory): the packet is still
+ * decided, only without flow state.
  */
-static struct flow *wk_flow(struct worker *w, const struct nfq_pkt *msg,
-			    const struct pkt_info *pkt, uint64_t now,
-			    int *ret_dir, bool *ret_created)
+static struct flow *wk_flow(struct worker *w, const struct wk_pkt *p,
+			    uint64_t now, int *ret_dir, bool *ret_created)
 {
-	struct flow_key key;
-	struct flow *flow;
-	uint32_t zone = w->p.flow_zone_indev ? msg->indev : w->p.flow_zone;
-	int side;
+	struct flow *flow = w->flows[p->slot];
 
-	if (flow_key_make(&key, pkt->family, pkt->l4proto, &pkt->src,
-			  &pkt->dst, pkt->sport, pkt->dport, zone, &side) < 0)
-		return NULL;
-	flow = flowtable_lookup_or_add(w->p.ft, &key, side, now, ret_dir,
-				       ret_created);
-	if (flow && flow_update(flow, *ret_dir, pkt->ip_len,
-				pkt->l4proto == IPPROTO_TCP ? pkt->tcp_flags : 0,
-				now) == FLOW_STATE_NEW &&
+	*ret_created = false;
+	if (flow)
+		*ret_dir = w->dirs[p->slot];
+	else
+		flow = flowtable_lookup_or_add(w->p.ft, &w->keys[p->slot],
+					       w->sides[p->slot], now, ret_dir,
+					       ret_created);
+	if (flow && flow_update(flow, *ret_dir, p->info.ip_len,
+				p->info.l4proto == IPPROTO_TCP ?
+				p->info.tcp_flags : 0, now) == FLOW_STATE_NEW &&
 	    !*ret_created && !w->flushed_mid_burst)
 		wk_count_race(w, flow, now);
 	return flow;
@@ -489,17 +512,16 @@ static void wk_handle_error(struct worker *w, int error)
 			 strerror(-error), missed);
 }
 
-static void wk_handle_packet(struct worker *w, const struct nlmsghdr *nlh,
-			     const struct nfqe_tunables *tun,
-			     uint64_t recv_ns)
+/*
+ * First pass over a packet message: parse the NFQUEUE message and the IP
+ * packet, build its flow key. The packet joins the burst in arrival order.
+ */
+static void wk_collect(struct worker *w, const struct nlmsghdr *nlh)
 {
-	uint32_t id;
-	struct nfqe_verdict v = { .verdict = NF_ACCEPT };
-	struct nfq_pkt msg;
-	struct pkt_info pkt;
-	int perr, due;
+	struct wk_pkt *p = &w->pkts[w->npkts];
+	uint32_t zone;
 
-	if (nfqmsg_parse(nlh, &msg) < 0) {
+	if (nfqmsg_parse(nlh, &p->msg) < 0) {
 		/* No id: nothing can be verdicted. The kernel keeps such a
 		 * packet until the queue is unbound; count it loudly. */
 		ST_ADD(w->st.malformed, 1);
@@ -507,48 +529,84 @@ static void wk_handle_packet(struct worker *w, const struct nlmsghdr *nlh,
 		return;
 	}
 	ST_ADD(w->st.packets, 1);
-	ST_ADD(w->st.bytes, msg.wire_len ? msg.wire_len : msg.len);
+	ST_ADD(w->st.bytes, p->msg.wire_len ? p->msg.wire_len : p->msg.len);
+	p->perr = pkt_parse(p->msg.payload, p->msg.len, p->msg.wire_len,
+			    &p->info);
+	p->slot = -1;
+	zone = w->p.flow_zone_indev ? p->msg.indev : w->p.flow_zone;
+	if (!p->perr && w->p.ft &&
+	    flow_key_make(&w->keys[w->nkeys], p->info.family,
+			  p->info.l4proto, &p->info.src, &p->info.dst,
+			  p->info.sport, p->info.dport, zone,
+			  &w->sides[w->nkeys]) == 0)
+		p->slot = (int)w->nkeys++;
+	w->npkts++;
+}
+
+/* Second pass, per packet in arrival order: its flow, the decide step,
+ * its verdict into the batcher (flushed early when due). */
+static void wk_decide(struct worker *w, const struct wk_pkt *p,
+		      const struct nfqe_tunables *tun, uint64_t recv_ns)
+{
+	struct nfqe_verdict v = { .verdict = NF_ACCEPT };
+	int due;
+
 	if (__atomic_load_n(&w->wd_valid, __ATOMIC_ACQUIRE) &&
-	    (int32_t)(msg.id - __atomic_load_n(&w->wd_upto,
-					       __ATOMIC_RELAXED)) <= 0) {
-		/* the watchdog accepted it while this worker was stuck */
+	    (int32_t)(p->msg.id - __atomic_load_n(&w->wd_upto,
+						  __ATOMIC_RELAXED)) <= 0) {
+		/* the watchdog accepted it while this worker was stuck (on
+		 * an earlier packet of this very burst, maybe) */
 		ST_ADD(w->st.wd_skipped, 1);
 		return;
 	}
-
-	perr = pkt_parse(msg.payload, msg.len, msg.wire_len, &pkt);
-	if (perr) {
+	if (p->perr) {
 		ST_ADD(w->st.malformed, 1);
-		ST_ADD(w->st.malformed_by[perr], 1);
+		ST_ADD(w->st.malformed_by[p->perr], 1);
 		v.verdict = tun->malformed_verdict;
 	} else {
 		struct nfqe_pkt dp = {
-			.queue = w->p.queue, .info = &pkt,
-			.data = msg.payload, .len = msg.len,
-			.indev = msg.indev, .outdev = msg.outdev,
-			.mark = msg.mark,
+			.queue = w->p.queue, .info = &p->info,
+			.data = p->msg.payload, .len = p->msg.len,
+			.indev = p->msg.indev, .outdev = p->msg.outdev,
+			.mark = p->msg.mark,
 		};
 
-		if (w->p.ft) {
-			dp.flow = wk_flow(w, &msg, &pkt, recv_ns, &dp.dir,
+		if (p->slot >= 0)
+			dp.flow = wk_flow(w, p, recv_ns, &dp.dir,
 					  &dp.flow_new);
-			if (!dp.flow)
-				ST_ADD(w->st.flow_untracked, 1);
-		}
+		if (w->p.ft && !dp.flow)
+			ST_ADD(w->st.flow_untracked, 1);
 		wk_test_delay(tun);
 		w->p.decide(w->p.decide_ctx, &dp, &v);
 	}
-	id = msg.id;
 	ST_ADD(w->st.verdicts[vkind_of(v.verdict)], 1);
 
-	if (vbatch_add(w->vb, id, v.verdict, v.set_mark, v.mark, recv_ns)) {
+	if (vbatch_add(w->vb, p->msg.id, v.verdict, v.set_mark, v.mark,
+		       recv_ns)) {
 		wk_flush(w, FLUSH_BATCH_FULL);
-		vbatch_add(w->vb, id, v.verdict, v.set_mark, v.mark, recv_ns);
+		vbatch_add(w->vb, p->msg.id, v.verdict, v.set_mark, v.mark,
+			   recv_ns);
 	}
 	due = vbatch_due(w->vb, tun->batch_max,
 			 (uint64_t)tun->max_hold_us * 1000, now_ns());
 	if (due)
 		wk_flush(w, due);
+}
+
+/*
+ * Decide the collected packets: look all their flows up at once (the cache
+ * misses of a burst overlap), then decide each in arrival order.
+ */
+static void wk_decide_burst(struct worker *w, const struct nfqe_tunables *tun,
+			    uint64_t recv_ns)
+{
+	if (w->nkeys)
+		flowtable_lookup_burst(w->p.ft, w->keys, w->sides, w->nkeys,
+				       w->flows, w->dirs);
+	for (unsigned i = 0; i < w->npkts; i++)
+		wk_decide(w, &w->pkts[i], tun, recv_ns);
+	w->npkts = 0;
+	w->nkeys = 0;
 }
 
 /* One received datagram: normally one NFQUEUE packet message. */
@@ -563,7 +621,11 @@ static void wk_handle_msg(struct worker *w, const void *buf, size_t len,
 
 		switch (nfqmsg_kind(nlh, &error)) {
 		case NFQMSG_PACKET:
-			wk_handle_packet(w, nlh, tun, recv_ns);
+			/* a datagram normally holds one message: the burst
+			 * arrays have room for burst_max of them */
+			if (w->npkts == w->p.burst_max)
+				wk_decide_burst(w, tun, recv_ns);
+			wk_collect(w, nlh);
 			break;
 		case NFQMSG_ERROR:
 			wk_handle_error(w, error);
@@ -618,6 +680,7 @@ static int wk_recv_burst(struct worker *w)
 		wk_handle_msg(w, w->iov[i].iov_base, w->msgs[i].msg_len, tun,
 			      recv_ns);
 	}
+	wk_decide_burst(w, tun, recv_ns);
 	wk_flush(w, FLUSH_BURST_END);
 	__atomic_store_n(&w->busy_since, 0, __ATOMIC_RELAXED);
 	return n;
@@ -871,6 +934,11 @@ void worker_free(struct worker *w)
 	free(w->iov);
 	free(w->txbuf);
 	free(w->wd_txbuf);
+	free(w->pkts);
+	free(w->keys);
+	free(w->sides);
+	free(w->flows);
+	free(w->dirs);
 	free(w);
 }
 
