@@ -42,8 +42,9 @@ echo "demo: router rules (nfqe rules --queues 0:1 --mode forward):"
 "$NFQE" rules --queues 0:1 --mode forward | tee "$T/rules" | grep '^-A' | sed 's/^/    /'
 ip netns exec "$LAB_RTR" iptables-restore --noflush <"$T/rules"
 
-printf '[engine]\nqueues = 0:1\nstats_interval = 1\nstats_json = %s\n' \
-	"$T/stats.json" >"$T/nfqe.conf"
+# its own control socket: another nfqe may run on this machine
+printf '[engine]\nqueues = 0:1\nstats_interval = 1\nstats_json = %s\n[control]\nsocket = %s\n' \
+	"$T/stats.json" "$T/nfqe.sock" >"$T/nfqe.conf"
 ip netns exec "$LAB_RTR" "$NFQE" -c "$T/nfqe.conf" &
 nfqe_pid=$!
 pids+=("$nfqe_pid")
