@@ -60,13 +60,13 @@
  * again on the next call (the split-ordered list has no stable positions);
  * if that flow disappeared meanwhile the scan restarts from the first flow.
  *
- * Memory: a record is 160 bytes, from a slab reserved for records_max
- * records at creation (arena-slab.c; malloc(3) under AddressSanitizer), on
- * transparent huge pages for large tables. Existing flows never allocate.
+ * Memory: a record is 160 bytes (a jemalloc size class), from a dedicated
+ * jemalloc arena without thread cache (arena-jemalloc.c; malloc(3) without
+ * jemalloc and under sanitizers). Existing flows never allocate.
  * Counters are relaxed atomic adds on the record: NFQUEUE balancing sends a
  * flow to one queue, so the line is not shared in practice, and per-CPU
- * copies would multiply the record size (bench/README-flowtable.md has the
- * measurement).
+ * copies would multiply the record size (bench/README.md, flow table
+ * benchmark, has the measurement).
  */
 #include <errno.h>
 #include <netinet/in.h>
