@@ -40,6 +40,9 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
+# a test killed by meson's timeout (TERM) or by hand (INT) still cleans up
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 # wait_for SECONDS CMD...: poll a condition every 20 ms, fail on timeout.
 wait_for() {
