@@ -310,7 +310,6 @@ static void answer_status(struct control *c, const struct report *r,
 {
 	const struct worker_stats *s = &r->total;
 	const struct nfq_kstats *k = &r->ktotal;
-	struct ct_stats ct;
 
 	fprintf(out, "%-16s %s\n%-16s %d\n%-16s %" PRIu64 "\n",
 		"version", NFQE_VERSION, "pid", (int)getpid(), "uptime_s",
@@ -332,11 +331,11 @@ static void answer_status(struct control *c, const struct report *r,
 	fprintf(out, "%-16s %s\n%-16s %s\n", "control_group",
 		c->group ? c->group : "(root only)", "flow_table",
 		c->flows ? "yes" : "no");
-	if (ct_stats_read(NULL, &ct) == 0)
+	if (r->have_ct)
 		fprintf(out, "%-16s clashres %" PRIu64 " insert_failed %"
 			PRIu64 " drop %" PRIu64 " early_drop %" PRIu64 "\n",
-			"conntrack", ct.clashres, ct.insert_failed, ct.drop,
-			ct.early_drop);
+			"conntrack", r->ct.clashres, r->ct.insert_failed,
+			r->ct.drop, r->ct.early_drop);
 	else
 		fprintf(out, "%-16s n/a\n", "conntrack");
 }
@@ -380,7 +379,6 @@ static void answer_queues(const struct report *r, FILE *out)
 static void answer_sample(const struct report *r, FILE *out)
 {
 	struct offload_counts oc;
-	struct ct_stats ct;
 
 	fprintf(out, "time_ns %" PRIu64 "\n", r->mono_ns);
 	report_offload_counts(r, &oc);
@@ -392,10 +390,10 @@ static void answer_sample(const struct report *r, FILE *out)
 			oc.set_adds_refused, oc.set_adds_unsent);
 	else
 		fprintf(out, "o -\n");
-	if (ct_stats_read(NULL, &ct) == 0)
+	if (r->have_ct)
 		fprintf(out, "ct %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
-			"\n", ct.clashres, ct.insert_failed, ct.drop,
-			ct.early_drop);
+			"\n", r->ct.clashres, r->ct.insert_failed, r->ct.drop,
+			r->ct.early_drop);
 	else
 		fprintf(out, "ct -\n");
 	for (unsigned i = 0; i < r->nqueues; i++) {
@@ -423,11 +421,10 @@ static void answer_metrics(struct control *c, const struct report *r,
 			   FILE *out)
 {
 	struct metrics_extra x = { 0 };
-	struct ct_stats ct;
 
 	control_metrics_extra(c, &x);
-	if (ct_stats_read(NULL, &ct) == 0)
-		x.ct = &ct;
+	if (r->have_ct)
+		x.ct = &r->ct;
 	metrics_write(out, r, &x);
 }
 
