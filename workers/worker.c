@@ -455,24 +455,6 @@ static void wk_test_delay(const struct nfqe_tunables *tun)
 }
 
 /*
- * The conntrack race, measured: this packet of a new flow (not the first)
- * arrived while an earlier packet of its flow was still held here, so in
- * forward mode the kernel gave it an unconfirmed conntrack entry of its
- * own. Known for sure when the flow's first packet came in this same
- * burst and nothing was flushed yet: a lower bound (packets that waited in
- * the socket while the first one was held are not seen).
- */
-static void wk_count_race(struct worker *w, const struct flow *flow,
-			  uint64_t recv_ns)
-{
-	struct flow_counters c;
-
-	flow_counters_get(flow, &c);
-	if (c.first_ns == recv_ns)
-		ST_ADD(w->st.ct_race_held, 1);
-}
-
-/*
  * The flow of packet @p: found by the burst lookup, or created now (its
  * first packet, or one whose flow appeared earlier in this burst). NULL
  * when it cannot be stored (table full, no memory): the packet is still
@@ -482,19 +464,32 @@ static struct flow *wk_flow(struct worker *w, const struct wk_pkt *p,
 			    uint64_t now, int *ret_dir, bool *ret_created)
 {
 	struct flow *flow = w->flows[p->slot];
+	bool in_burst = false;
 
 	*ret_created = false;
-	if (flow)
+	if (flow) {
 		*ret_dir = w->dirs[p->slot];
-	else
+	} else {
 		flow = flowtable_lookup_or_add(w->p.ft, &w->keys[p->slot],
 					       w->sides[p->slot], now, ret_dir,
 					       ret_created);
+		/* not there when the burst was looked up, not created by
+		 * this packet: an earlier packet of this burst created it */
+		in_burst = flow && !*ret_created;
+	}
 	if (flow && flow_update(flow, *ret_dir, p->info.ip_len,
 				p->info.l4proto == IPPROTO_TCP ?
 				p->info.tcp_flags : 0, now) == FLOW_STATE_NEW &&
-	    !*ret_created && !w->flushed_mid_burst)
-		wk_count_race(w, flow, now);
+	    in_burst && !w->flushed_mid_burst)
+		/*
+		 * The conntrack race, measured: this packet of a new flow
+		 * came while the flow's first packet was still held here,
+		 * so in forward mode the kernel gave it an unconfirmed
+		 * conntrack entry of its own. Known for sure when the first
+		 * packet came in this same burst and nothing was flushed
+		 * yet: a lower bound.
+		 */
+		ST_ADD(w->st.ct_race_held, 1);
 	return flow;
 }
 
