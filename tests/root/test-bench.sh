@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# nfqe-bench throughput, end to end, as a smoke test of the driver (the
+# figures themselves are a benchmark's business, not a test's): a short
+# run of the split layout with the ceiling, nfqe on 1 and 2 queues and
+# raw-mode offload. Asserted, from its JSON:
+#  - the layout it says it used (RPS off, sink and readers on CPU 0);
+#  - every lost packet is accounted for (unaccounted == 0 in every run);
+#  - nfqe is fail-closed: the sink never got more than nfqe verdicted;
+#  - nfqe-2q used both queues and reports each worker's CPU per packet;
+#  - offload-raw: the warmed-up flows bypass the queue (nfqe sees under
+#    1 % of what the sink gets in the measured runs);
+#  - the ratios and every target line are there, met or not.
+source "$(dirname "$0")/../lib.sh"
+require_root
+BENCH=$NFQE_SOURCE_ROOT/bench/nfqe-bench
+[ -x "$NFQE" ] || skip "nfqe not built"
+command -v ipset >/dev/null || skip "ipset not installed (offload-raw)"
+[ "$(nproc)" -ge 2 ] || skip "needs 2 CPUs (generator and readers apart)"
+
+bash "$BENCH" throughput --build "$NFQE_BUILD_ROOT" --reps 1 --search-steps 1 \
+	--search-duration 0.5 --duration 0.5 --rates 50% \
+	--readers ceiling,nfqe-1q,nfqe-2q,offload-raw \
+	--json "$T/bench.json" >"$T/bench.out" 2>"$T/bench.err" ||
+	fail "nfqe-bench throughput: $(tail -5 "$T/bench.err")"
+cat "$T/bench.out"
+J=$T/bench.json
+
+jq -e '.meta.layout == "split" and .meta.rps_mask == "0" and
+	.meta.sink_cpu == "0" and .meta.reader_cpu == "0" and .meta.generator_cpu == 1' \
+	"$J" >/dev/null || fail "layout: $(jq -c .meta "$J")"
+ok "split layout: RPS off, generator on CPU 1, readers and sink on CPU 0"
+
+# every reader ran its flood, its search step and (but the ceiling) 50 %
+for r in ceiling nfqe-1q nfqe-2q offload-raw; do
+	n=$(jq --arg r "$r" '[.runs[] | select(.reader == $r)] | length' "$J")
+	[ "$n" -ge 2 ] || fail "$r: $n runs"
+done
+jq -e '(.runs | length) as $n | [.runs[] | select(.sent > 0)] | length == $n' "$J" >/dev/null ||
+	fail "a run sent nothing"
+
+bad=$(jq -c '[.runs[] | select(.unaccounted != 0) |
+	{reader, rate, sent, received, lost, unaccounted}]' "$J")
+[ "$bad" = "[]" ] || fail "unaccounted loss: $bad"
+ok "every lost packet accounted for ($(jq '[.runs[].lost] | add' "$J") lost in $(jq '.runs | length' "$J") runs)"
+
+bad=$(jq -c '[.runs[] | select(.reader | startswith("nfqe")) |
+	select(.received > .reader_packets) | {reader, rate, received, reader_packets}]' "$J")
+[ "$bad" = "[]" ] || fail "the sink got packets nfqe never verdicted: $bad"
+ok "nfqe fail-closed: delivered <= verdicted in every run"
+
+bad=$(jq -c '[.runs[] | select(.reader == "nfqe-2q") |
+	select((.split | length) != 2 or any(.split[]; . == 0) or
+	       (.queue_cpu_us_per_pkt | length) != 2 or
+	       any(.queue_cpu_us_per_pkt[]; . == null or . <= 0)) |
+	{rate, split, queue_cpu_us_per_pkt}]' "$J")
+[ "$bad" = "[]" ] || fail "nfqe-2q: a queue unused or without CPU figures: $bad"
+ok "nfqe-2q: $(jq -r '[.runs[] | select(.reader == "nfqe-2q")][0] |
+	"split \(.split | map(tostring) | join("/")), CPU/pkt per queue \(.queue_cpu_us_per_pkt |
+	map(. * 100 | round / 100 | tostring) | join("/")) us"' "$J")"
+
+bad=$(jq -c '[.runs[] | select(.reader == "offload-raw") |
+	select(.received == 0 or .reader_packets * 100 >= .received) |
+	{rate, received, reader_packets}]' "$J")
+[ "$bad" = "[]" ] || fail "offload-raw: the flows did not bypass the queue: $bad"
+ok "offload-raw: $(jq -r '[.runs[] | select(.reader == "offload-raw")][0] |
+	"nfqe saw \(.reader_packets) of \(.received) packets"' "$J")"
+
+jq -e '.ratios.nfqe_1q_over_ceiling > 0 and .ratios.offload_raw_over_ceiling > 0 and
+	(.ratios.targets | length) == 7 and
+	all(.ratios.targets[]; .met == true or .met == false or .value == null)' \
+	"$J" >/dev/null || fail "ratios: $(jq -c .ratios "$J")"
+ok "ratios: nfqe-1q/ceiling $(jq '.ratios.nfqe_1q_over_ceiling * 100 | round / 100' "$J"), offload-raw/ceiling $(jq '.ratios.offload_raw_over_ceiling * 100 | round / 100' "$J")"
