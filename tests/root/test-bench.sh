@@ -3,7 +3,8 @@
 # nfqe-bench throughput, end to end, as a smoke test of the driver (the
 # figures themselves are a benchmark's business, not a test's): a short
 # run of the split layout with the ceiling, nfqe on 1 and 2 queues and
-# raw-mode offload. Asserted, from its JSON:
+# raw-mode offload (and its bypass rules alone, ceiling-ipset). Asserted,
+# from its JSON:
 #  - the layout it says it used (RPS off, sink and readers on CPU 0);
 #  - every lost packet is accounted for (unaccounted == 0 in every run);
 #  - nfqe is fail-closed: the sink never got more than nfqe verdicted;
@@ -20,7 +21,7 @@ command -v ipset >/dev/null || skip "ipset not installed (offload-raw)"
 
 bash "$BENCH" throughput --build "$NFQE_BUILD_ROOT" --reps 1 --search-steps 1 \
 	--search-duration 0.5 --duration 0.5 --rates 50% \
-	--readers ceiling,nfqe-1q,nfqe-2q,offload-raw \
+	--readers ceiling,ceiling-ipset,nfqe-1q,nfqe-2q,offload-raw \
 	--json "$T/bench.json" >"$T/bench.out" 2>"$T/bench.err" ||
 	fail "nfqe-bench throughput: $(tail -5 "$T/bench.err")"
 cat "$T/bench.out"
@@ -32,7 +33,7 @@ jq -e '.meta.layout == "split" and .meta.rps_mask == "0" and
 ok "split layout: RPS off, generator on CPU 1, readers and sink on CPU 0"
 
 # every reader ran its flood, its search step and (but the ceiling) 50 %
-for r in ceiling nfqe-1q nfqe-2q offload-raw; do
+for r in ceiling ceiling-ipset nfqe-1q nfqe-2q offload-raw; do
 	n=$(jq --arg r "$r" '[.runs[] | select(.reader == $r)] | length' "$J")
 	[ "$n" -ge 2 ] || fail "$r: $n runs"
 done
@@ -67,6 +68,7 @@ ok "offload-raw: $(jq -r '[.runs[] | select(.reader == "offload-raw")][0] |
 	"nfqe saw \(.reader_packets) of \(.received) packets"' "$J")"
 
 jq -e '.ratios.nfqe_1q_over_ceiling > 0 and .ratios.offload_raw_over_ceiling > 0 and
+	.ratios.offload_raw_over_ceiling_ipset > 0 and .ratios.ceiling_ipset_over_ceiling > 0 and
 	(.ratios.targets | length) == 7 and
 	all(.ratios.targets[]; .met == true or .met == false or .value == null)' \
 	"$J" >/dev/null || fail "ratios: $(jq -c .ratios "$J")"
