@@ -26,6 +26,7 @@
 #   lab_kqueue_rows            /proc/net/netfilter/nfnetlink_queue of the router
 #   lab_queues_bound A B       true when queues A..B are bound in the router
 #   lab_have_pktgen            true when the kernel has pktgen
+#   lab_sysctl NS KEY=VALUE... write sysctls (net/ipv4/ip_forward=1) inside NS only
 # Environment: LAB_RPS=CPUMASK sets RPS on the router's ingress rx queue;
 # LAB_NAT=MODE runs lab_nat MODE at the end of lab_up;
 # NFQE=path makes lab_nfqueue_rules load the rules that "nfqe rules" prints.
@@ -49,8 +50,8 @@ LAB_MAC_SINK=02:6e:66:02:00:02
 
 _lab_err() { echo "lab: $*" >&2; return 1; }
 
-# _lab_sysctl NS KEY=VALUE...: write sysctls inside namespace NS.
-_lab_sysctl() {
+# lab_sysctl NS KEY=VALUE...: write sysctls inside namespace NS only.
+lab_sysctl() {
 	local ns=$1 kv script=
 	shift
 	for kv in "$@"; do
@@ -102,14 +103,14 @@ lab_up() {
 
 	for ns in "$LAB_SND" "$LAB_RTR" "$LAB_SINK"; do
 		ip netns add "$ns" || { lab_down; return 1; }
-		_lab_sysctl "$ns" \
+		lab_sysctl "$ns" \
 			net/ipv6/conf/all/disable_ipv6=1 \
 			net/ipv6/conf/default/disable_ipv6=1 \
 			net/ipv4/conf/all/rp_filter=0 \
 			net/ipv4/conf/default/rp_filter=0 || { lab_down; return 1; }
 		ip -n "$ns" link set lo up
 	done
-	_lab_sysctl "$LAB_RTR" net/ipv4/ip_forward=1 || { lab_down; return 1; }
+	lab_sysctl "$LAB_RTR" net/ipv4/ip_forward=1 || { lab_down; return 1; }
 
 	# Both ends are created inside the namespaces: no name ever exists
 	# in the caller's namespace, so parallel labs cannot collide.

@@ -371,7 +371,8 @@ static void answer_queues(const struct report *r, FILE *out)
  *   time_ns NS
  *   ct CLASHRES INSERT_FAILED DROP EARLY_DROP      ("ct -" without)
  *   o MODE FLOWS BELOW_DEPTH UNSUPPORTED LOOPS SET_REFUSED SET_UNSENT
- *     (offload counters, process-wide; "o -" without offload)
+ *     BYPASSES (offload counters, process-wide; "o -" without offload;
+ *     BYPASSES last: readers of the older record stop before it)
  *   q QUEUE CPU PACKETS BYTES ACCEPT DROP ENOBUFS MALFORMED K_WAITING
  *     K_QDROP K_UDROP K_QUEUED CPU_NS -
  *     (the last field is "-": offload counts per process, not per queue)
@@ -384,10 +385,10 @@ static void answer_sample(const struct report *r, FILE *out)
 	report_offload_counts(r, &oc);
 	if (r->have_offload)
 		fprintf(out, "o %s %" PRIu64 " %" PRIu64 " %" PRIu64 " %"
-			PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+			PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
 			r->offload_mode == MODE_RAW ? "raw" : "forward",
 			oc.flows, oc.below_depth, oc.unsupported, oc.loops,
-			oc.set_adds_refused, oc.set_adds_unsent);
+			oc.set_adds_refused, oc.set_adds_unsent, oc.bypasses);
 	else
 		fprintf(out, "o -\n");
 	if (r->have_ct)

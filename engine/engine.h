@@ -110,16 +110,18 @@ struct report *engine_report(struct engine *e);
 
 /* The offload counters of a report, as their mode means them. */
 struct offload_counts {
-	uint64_t	flows;		/* bypasses programmed (a flow again for
-					 * each packet that still reached nfqe
-					 * after its offload) */
+	uint64_t	flows;		/* distinct flows offloaded, once each
+					 * (without a flow record: each bypass) */
+	uint64_t	bypasses;	/* bypasses programmed: a flow's first,
+					 * and again for each packet that still
+					 * reached nfqe after its offload */
 	uint64_t	repeat_verdicts; /* forward: NF_REPEAT with the bit */
 	uint64_t	set_adds_ok;	/* raw: set elements added, two per
-					 * flow (sent, not refused) */
+					 * bypass (sent, not refused) */
 	uint64_t	set_adds_refused; /* raw: elements the kernel refused
 					   * (or whose error reply was lost) */
 	uint64_t	set_adds_unsent; /* raw: elements not sent (sendmsg
-					  * failed), two per flow */
+					  * failed), two per bypass */
 	uint64_t	below_depth;	/* packets accepted below the depth */
 	uint64_t	unsupported;	/* raw: no ports, not offloaded */
 	uint64_t	loops;		/* forward: came back with the bit */

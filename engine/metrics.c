@@ -253,17 +253,22 @@ static void write_offload(FILE *f, const struct report *r)
 
 	report_offload_counts(r, &c);
 	family(f, "nfqe_offload_flows_total", "counter",
-	       "Flow bypasses programmed (forward: repeat verdicts with the "
-	       "offload mark, raw: additions to the kernel sets); a flow "
-	       "counts again for each packet that reached nfqe after its "
-	       "offload.");
+	       "Distinct flows offloaded, each counted once at its first "
+	       "bypass (without a flow record, as with [flows] enable = no: "
+	       "every bypass).");
 	fprintf(f, "nfqe_offload_flows_total %" PRIu64 "\n", c.flows);
+	family(f, "nfqe_offload_bypasses_total", "counter",
+	       "Bypasses programmed (forward: repeat verdicts with the "
+	       "offload mark, raw: additions to the two kernel sets); a "
+	       "flow counts again for each packet that reached nfqe after "
+	       "its offload.");
+	fprintf(f, "nfqe_offload_bypasses_total %" PRIu64 "\n", c.bypasses);
 	family(f, "nfqe_offload_repeat_verdicts_total", "counter",
 	       "Forward mode: NF_REPEAT verdicts carrying the offload mark.");
 	fprintf(f, "nfqe_offload_repeat_verdicts_total %" PRIu64 "\n",
 		c.repeat_verdicts);
 	family(f, "nfqe_offload_set_adds_total", "counter",
-	       "Raw mode: kernel set elements added (two per flow), by "
+	       "Raw mode: kernel set elements added (two per bypass), by "
 	       "result: ok, refused by the kernel, unsent (sendmsg failed).");
 	fprintf(f, "nfqe_offload_set_adds_total{result=\"ok\"} %" PRIu64 "\n"
 		"nfqe_offload_set_adds_total{result=\"refused\"} %" PRIu64

@@ -179,10 +179,11 @@ struct qsample {
 	struct hist	hold;
 };
 
-/* The "o" record: offload counters, process-wide. */
+/* The "o" record: offload counters, process-wide. OS_BYPASSES came
+ * last and later: an nfqe without it counted bypasses as flows. */
 enum {
 	OS_FLOWS, OS_BELOW_DEPTH, OS_UNSUPPORTED, OS_LOOPS, OS_SET_REFUSED,
-	OS_SET_UNSENT, OS_MAX,
+	OS_SET_UNSENT, OS_BYPASSES, OS_MAX,
 };
 
 struct sample {
@@ -236,6 +237,10 @@ static int sample_parse(char *body, struct sample *s)
 			s->offload_raw = !strcmp(tok, "raw");
 			for (int i = 0; i < OS_MAX; i++) {
 				tok = strtok_r(NULL, " ", &lsave);
+				if (!tok && i == OS_BYPASSES) {
+					s->offload[i] = s->offload[OS_FLOWS];
+					break;
+				}
 				if (!tok)
 					return -1;
 				s->offload[i] = strtoull(tok, NULL, 10);
@@ -319,9 +324,9 @@ static void hist_delta(struct hist *d, const struct hist *cur,
 }
 
 /*
- * The offloaded share of an interval: bypasses programmed (flows offloaded
- * or renewed) per packet nfqe received, in percent. "off" without offload,
- * "-" without packets.
+ * The offloaded share of an interval: bypasses programmed (a flow offloaded,
+ * or offloaded again) per packet nfqe received, in percent. "off" without
+ * offload, "-" without packets.
  */
 static void offload_share(char *ret, size_t len, const struct sample *prev,
 			  const struct sample *cur, uint64_t packets)
@@ -332,8 +337,8 @@ static void offload_share(char *ret, size_t len, const struct sample *prev,
 		snprintf(ret, len, "-");
 	else
 		snprintf(ret, len, "%.1f%%", 100.0 *
-			 (double)delta(cur->offload[OS_FLOWS],
-				       prev->offload[OS_FLOWS]) /
+			 (double)delta(cur->offload[OS_BYPASSES],
+				       prev->offload[OS_BYPASSES]) /
 			 (double)packets);
 }
 
@@ -428,15 +433,17 @@ static void top_frame(const struct sample *prev, const struct sample *cur,
 		fflush(stdout);
 		return;
 	}
-	printf(" %s of %.0f pps (%s: %.0f flows/s, %.0f below depth/s",
-	       share, (double)packets / dt,
+	printf(" %s of %.0f pps (%s: %.0f flows/s, %.0f bypasses/s, %.0f "
+	       "below depth/s", share, (double)packets / dt,
 	       cur->offload_raw ? "raw" : "forward",
 	       (double)delta(cur->offload[OS_FLOWS],
 			     prev->offload[OS_FLOWS]) / dt,
+	       (double)delta(cur->offload[OS_BYPASSES],
+			     prev->offload[OS_BYPASSES]) / dt,
 	       (double)delta(cur->offload[OS_BELOW_DEPTH],
 			     prev->offload[OS_BELOW_DEPTH]) / dt);
 	/* the error counters of the mode, since nfqe started */
-	for (int k = OS_UNSUPPORTED; k < OS_MAX; k++)
+	for (int k = OS_UNSUPPORTED; k <= OS_SET_UNSENT; k++)
 		if ((k == OS_LOOPS) != cur->offload_raw)
 			printf(", %s %" PRIu64, os_name[k], cur->offload[k]);
 	printf(")\n\n");

@@ -19,6 +19,13 @@
  * target in the rules would take the set's lock on every offloaded
  * packet). A packet of an offloaded flow reaching nfqe again means its
  * element expired (or was never added); adding it again costs one message.
+ *
+ * Why flows are counted with a flag on the flow: a flow gets a bypass for
+ * each of its packets that still reaches nfqe (queued before the bypass
+ * took effect, or its set element expired), so the bypasses are not the
+ * flows. The first bypass sets OFFLOAD_FLOW_COUNTED on the flow's record
+ * (one atomic or, then only loads); a flow the table forgot (reaped while
+ * the kernel bypassed it) and sees again is counted again.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -46,6 +53,9 @@
 #define OFFLOAD_CTL_TIMEOUT_MS	2000
 
 #define ST_ADD(f, n)	__atomic_store_n(&(f), (f) + (n), __ATOMIC_RELAXED)
+
+/* flow_flags_set(): the flow is in offload_stats.flows */
+#define OFFLOAD_FLOW_COUNTED	0x1u
 
 enum { FAM4, FAM6, NFAM };
 enum { SET_S, SET_D, NSET };
@@ -603,11 +613,12 @@ void offload_free(struct offload *o)
 		mnl_socket_close(o->q[i].nl);
 	}
 	offload_stats_read(o, &st);
-	if (st.offloaded || st.looped || st.set_errors || st.send_errors)
-		log_info("offload: %llu flows offloaded, %llu packets below "
-			 "depth, %llu without ports, %llu kernel set errors, "
-			 "%llu send errors, %llu repeat loops",
-			 (unsigned long long)st.offloaded,
+	if (st.bypasses || st.looped || st.set_errors || st.send_errors)
+		log_info("offload: %llu flows offloaded, %llu bypasses, %llu "
+			 "packets below depth, %llu without ports, %llu kernel "
+			 "set errors, %llu send errors, %llu repeat loops",
+			 (unsigned long long)st.flows,
+			 (unsigned long long)st.bypasses,
 			 (unsigned long long)st.below_depth,
 			 (unsigned long long)st.unsupported,
 			 (unsigned long long)st.set_errors,
@@ -676,6 +687,17 @@ static void queue_drain(struct offload_queue *q, unsigned queue)
 	}
 }
 
+/* A bypass was programmed for @pkt: count it, and its flow the first
+ * time. Without a flow record every bypass counts as a flow. */
+static void count_bypass(struct offload_stats *st, const struct nfqe_pkt *pkt)
+{
+	ST_ADD(st->bypasses, 1);
+	if (!pkt->flow ||
+	    !(flow_flags_set(pkt->flow, OFFLOAD_FLOW_COUNTED) &
+	      OFFLOAD_FLOW_COUNTED))
+		ST_ADD(st->flows, 1);
+}
+
 static bool has_ports(uint8_t proto)
 {
 	return proto == IPPROTO_TCP || proto == IPPROTO_UDP ||
@@ -724,7 +746,7 @@ static void raw_offload(struct offload *o, const struct nfqe_pkt *pkt,
 		ST_ADD(q->st.send_errors, 1);
 		return;
 	}
-	ST_ADD(q->st.offloaded, 1);
+	count_bypass(&q->st, pkt);
 }
 
 static void forward_offload(struct offload *o, const struct nfqe_pkt *pkt,
@@ -746,7 +768,7 @@ static void forward_offload(struct offload *o, const struct nfqe_pkt *pkt,
 	ret->mark = (pkt->mark & ~o->mask) | o->c.mark;
 	ret->set_mark = true;
 	if (st)
-		ST_ADD(st->offloaded, 1);
+		count_bypass(st, pkt);
 }
 
 void offload_flow(struct offload *o, const struct nfqe_pkt *pkt,

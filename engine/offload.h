@@ -128,8 +128,14 @@ void offload_flow(struct offload *o, const struct nfqe_pkt *pkt,
 		  struct nfqe_verdict *ret);
 
 struct offload_stats {
-	uint64_t	offloaded;	/* bypasses programmed (repeat verdicts,
-					 * set additions) */
+	uint64_t	flows;		/* distinct flows offloaded: counted at
+					 * a flow's first bypass (flow_flags_set()
+					 * on its record); a packet without a
+					 * flow record counts at every bypass */
+	uint64_t	bypasses;	/* bypasses programmed (repeat verdicts,
+					 * set-addition datagrams): a flow's
+					 * first, and again for each of its
+					 * packets that still reaches nfqe */
 	uint64_t	below_depth;	/* packets accepted below the depth */
 	uint64_t	unsupported;	/* raw: no ports, accepted in user space */
 	uint64_t	send_errors;	/* raw: sendto to the set failed */

@@ -36,9 +36,10 @@ const char *report_inspect_result_name(enum inspect_result res)
 }
 
 /*
- * offload_stats counts bypasses, not messages: in forward mode each one is
- * a repeat verdict; in raw mode a datagram with two additions (one element
- * per set), and the kernel's error replies come back per element.
+ * offload_stats counts flows (once each) and bypasses, not messages: in
+ * forward mode each bypass is a repeat verdict; in raw mode a datagram with
+ * two additions (one element per set), and the kernel's error replies come
+ * back per element.
  */
 void report_offload_counts(const struct report *r,
 			   struct offload_counts *ret)
@@ -49,15 +50,16 @@ void report_offload_counts(const struct report *r,
 	memset(ret, 0, sizeof(*ret));
 	if (!r->have_offload)
 		return;
-	ret->flows = o->offloaded;
+	ret->flows = o->flows;
+	ret->bypasses = o->bypasses;
 	ret->below_depth = o->below_depth;
 	ret->unsupported = o->unsupported;
 	ret->loops = o->looped;
 	if (r->offload_mode != MODE_RAW) {
-		ret->repeat_verdicts = o->offloaded;
+		ret->repeat_verdicts = o->bypasses;
 		return;
 	}
-	sent = 2 * o->offloaded;
+	sent = 2 * o->bypasses;
 	/* the counters are read one by one while workers add to them */
 	ret->set_adds_refused = o->set_errors < sent ? o->set_errors : sent;
 	ret->set_adds_ok = sent - ret->set_adds_refused;
@@ -247,13 +249,14 @@ static void json_offload(FILE *f, const struct report *r)
 
 	report_offload_counts(r, &c);
 	fprintf(f, ",\"offload\":{\"mode\":\"%s\",\"flows\":%" PRIu64
-		",\"repeat_verdicts\":%" PRIu64 ",\"set_adds\":%" PRIu64
-		",\"set_add_errors\":%" PRIu64 ",\"set_send_errors\":%" PRIu64
-		",\"below_depth\":%" PRIu64 ",\"unsupported\":%" PRIu64
-		",\"loops\":%" PRIu64 "}",
+		",\"bypasses\":%" PRIu64 ",\"repeat_verdicts\":%" PRIu64
+		",\"set_adds\":%" PRIu64 ",\"set_add_errors\":%" PRIu64
+		",\"set_send_errors\":%" PRIu64 ",\"below_depth\":%" PRIu64
+		",\"unsupported\":%" PRIu64 ",\"loops\":%" PRIu64 "}",
 		r->offload_mode == MODE_RAW ? "raw" : "forward", c.flows,
-		c.repeat_verdicts, c.set_adds_ok, c.set_adds_refused,
-		c.set_adds_unsent, c.below_depth, c.unsupported, c.loops);
+		c.bypasses, c.repeat_verdicts, c.set_adds_ok,
+		c.set_adds_refused, c.set_adds_unsent, c.below_depth,
+		c.unsupported, c.loops);
 }
 
 static void json_inspectors(FILE *f, const struct report *r)

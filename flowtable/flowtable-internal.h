@@ -81,7 +81,7 @@ struct flow {
 	uint64_t last_ns;
 	uint64_t decision;		/* verdict | (uint64_t)mark << 32 */
 	uint32_t decision_gen;		/* == table's gen: decision valid */
-	uint32_t unused;
+	uint32_t flags;			/* the user's, flow_flags_set() */
 	uint64_t first_ns;
 
 	void *slot;

@@ -953,6 +953,26 @@ int flow_decision_get(const struct flowtable *ft, const struct flow *flow,
 	return 0;
 }
 
+uint32_t flow_flags_set(struct flow *flow, uint32_t flags)
+{
+	uint32_t old = __atomic_load_n(&flow->flags, __ATOMIC_RELAXED);
+
+	/* flags are set once in a flow's life: later calls only read, so
+	 * they do not take the cache line from the other workers */
+	if ((old & flags) != flags)
+		old = __atomic_fetch_or(&flow->flags, flags, __ATOMIC_RELAXED);
+	ft_tsan_release();
+	return old;
+}
+
+uint32_t flow_flags_get(const struct flow *flow)
+{
+	uint32_t flags = __atomic_load_n(&flow->flags, __ATOMIC_RELAXED);
+
+	ft_tsan_release();
+	return flags;
+}
+
 void *flow_slot_get(const struct flow *flow)
 {
 	void *slot = __atomic_load_n(&flow->slot, __ATOMIC_ACQUIRE);

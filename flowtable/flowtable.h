@@ -382,6 +382,25 @@ int flow_decision_get(const struct flowtable *ft, const struct flow *flow,
 		      uint32_t *ret_verdict, uint32_t *ret_mark);
 
 /*
+ * flow_flags_set - set @flags among @flow's 32 user flags: bits the table
+ * never interprets, 0 when the flow is created, never cleared (neither by
+ * flowtable_decision_flush() nor otherwise) until the flow is freed. For
+ * facts about a flow that hold for its whole life, such as "counted once".
+ *
+ * Return the flags as they were before this call: a bit of @flags that is
+ * clear in the result was set by this call, and by exactly one of several
+ * concurrent callers. Relaxed: orders nothing else.
+ * Context: reader.
+ */
+uint32_t flow_flags_set(struct flow *flow, uint32_t flags);
+
+/*
+ * flow_flags_get - @flow's user flags (see flow_flags_set()).
+ * Context: reader.
+ */
+uint32_t flow_flags_get(const struct flow *flow);
+
+/*
  * flow_slot_get - the plug-in slot of @flow, NULL if unset.
  * Context: reader.
  */

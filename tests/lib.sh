@@ -117,3 +117,24 @@ sink_count() {
 }
 sink_count_ge() { [ "$(sink_count)" -ge "$1" ]; }
 kqueue_empty() { [ "$(kqueue_row "$1" "$2" | awk '{print $3}')" = 0 ]; }
+
+# offload_conf FILE MODE STATS SOCKET DEPTH SET: nfqe's configuration of the
+# offload tests: queues 0:1 in MODE, every flow offloaded after DEPTH
+# packets into sets named SET (raw mode), stats in STATS, control on SOCKET.
+offload_conf() {
+	cat >"$1" <<CONF
+[engine]
+queues = 0:1
+mode = $2
+stats_json = $3
+[control]
+socket = $4
+[offload]
+enable = yes
+depth = $5
+set_name = $6
+set_timeout = 120
+[rules]
+default = offload
+CONF
+}

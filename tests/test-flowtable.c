@@ -329,6 +329,30 @@ static void test_decision(void **state)
 	flowtable_free(ft);
 }
 
+/* user flags: set once, reported by the one call that set them, kept
+ * across a decision flush */
+static void test_flags(void **state)
+{
+	struct endpoint a = ep("10.0.0.1", 1), b = ep("10.0.0.2", 2);
+	struct flowtable *ft = table_new(16);
+	struct flow *flow, *other;
+
+	flow = packet(ft, IPPROTO_UDP, a, b, 0, NS, NULL);
+	other = packet(ft, IPPROTO_UDP, a, ep("10.0.0.3", 2), 0, NS, NULL);
+	assert_int_equal(flow_flags_get(flow), 0);
+	assert_int_equal(flow_flags_set(flow, 0x1), 0);
+	assert_int_equal(flow_flags_set(flow, 0x1), 0x1);
+	assert_int_equal(flow_flags_set(flow, 0x3), 0x1);
+	assert_int_equal(flow_flags_get(flow), 0x3);
+	flowtable_decision_flush(ft);
+	assert_int_equal(flow_flags_get(flow), 0x3);
+	/* the reply direction finds the same record and its flags */
+	assert_ptr_equal(packet(ft, IPPROTO_UDP, b, a, 0, NS, NULL), flow);
+	assert_int_equal(flow_flags_set(flow, 0x1), 0x3);
+	assert_int_equal(flow_flags_get(other), 0);
+	flowtable_free(ft);
+}
+
 static int slots_freed;
 
 static void slot_free(void *slot, void *arg)
@@ -853,6 +877,7 @@ int main(void)
 		cmocka_unit_test(test_tuple),
 		cmocka_unit_test(test_state_and_counters),
 		cmocka_unit_test(test_decision),
+		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_slot_and_del),
 		cmocka_unit_test(test_ageing),
 		cmocka_unit_test(test_reap_budget),

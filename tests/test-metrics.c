@@ -84,7 +84,8 @@ static struct report *report_extras(struct report *r, enum nfqe_mode mode)
 
 	r->have_offload = true;
 	r->offload_mode = mode;
-	r->offload.offloaded = 16;
+	r->offload.flows = 14;
+	r->offload.bypasses = 16;
 	r->offload.below_depth = 112;
 	r->offload.unsupported = 3;
 	r->offload.send_errors = 1;
@@ -252,7 +253,9 @@ static void test_offload_forward(void **state)
 	char *t = render(r, NULL);
 
 	assert_non_null(strstr(t, "# TYPE nfqe_offload_flows_total counter\n"));
-	expect(t, "nfqe_offload_flows_total", 16);
+	/* 14 flows, 2 of them offloaded again: 16 repeat verdicts */
+	expect(t, "nfqe_offload_flows_total", 14);
+	expect(t, "nfqe_offload_bypasses_total", 16);
 	expect(t, "nfqe_offload_repeat_verdicts_total", 16);
 	/* no sets in forward mode: the family is there, all zero */
 	expect(t, "nfqe_offload_set_adds_total{result=\"ok\"}", 0);
@@ -270,8 +273,10 @@ static void test_offload_raw(void **state)
 	struct offload_counts c;
 	char *t = render(r, NULL);
 
-	/* 16 flows: 32 elements sent, 2 refused; 1 flow not sent: 2 */
-	expect(t, "nfqe_offload_flows_total", 16);
+	/* 14 flows, 16 bypasses: 32 elements sent, 2 refused; 1 bypass
+	 * not sent: 2 */
+	expect(t, "nfqe_offload_flows_total", 14);
+	expect(t, "nfqe_offload_bypasses_total", 16);
 	expect(t, "nfqe_offload_repeat_verdicts_total", 0);
 	expect(t, "nfqe_offload_set_adds_total{result=\"ok\"}", 30);
 	expect(t, "nfqe_offload_set_adds_total{result=\"refused\"}", 2);
@@ -338,7 +343,8 @@ static void test_report_text(void **state)
 	report_print_table(f, r);
 	assert_int_equal(fclose(f), 0);
 	assert_non_null(strstr(text, ",\"offload\":{\"mode\":\"raw\","
-			       "\"flows\":16,\"repeat_verdicts\":0,"
+			       "\"flows\":14,\"bypasses\":16,"
+			       "\"repeat_verdicts\":0,"
 			       "\"set_adds\":30,\"set_add_errors\":2,"
 			       "\"set_send_errors\":2,\"below_depth\":112,"
 			       "\"unsupported\":3,\"loops\":4}"));
@@ -349,7 +355,7 @@ static void test_report_text(void **state)
 			       "\"flow_accept\":0,\"flow_drop\":90,"
 			       "\"flow_mark\":0},\"errors\":10,\"cached\":60,"
 			       "\"slot_rebinds\":0},{\"name\":\"dns\""));
-	assert_non_null(strstr(text, "\noffload (raw): 16 flows offloaded, "
+	assert_non_null(strstr(text, "\noffload (raw): 14 flows offloaded, "
 			       "30 set additions, 2 refused, 2 not sent, "
 			       "3 without ports, 112 packets below depth\n"));
 	assert_non_null(strstr(text, "\ninspector content-1 (content): 800 "

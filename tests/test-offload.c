@@ -3,7 +3,8 @@
  * Unit tests for offload: the [offload] keys, the ipset netlink messages
  * (byte for byte, and walked with libmnl the way the kernel's policies
  * read them), the conntrack-glue verdict, the forward-mode verdict with
- * depth and loop detection, and the rules `nfqe rules --offload` prints.
+ * depth and loop detection, distinct flows against bypasses, and the
+ * rules `nfqe rules --offload` prints.
  * No privileges needed: nothing here talks to the kernel except the glue
  * probe offload_new() makes (its answer is only logged).
  */
@@ -319,8 +320,10 @@ static struct flowtable *test_ft(void)
 	return flowtable_new(&p);
 }
 
+/* A UDP packet 10.1.0.1:@sport -> 10.2.0.1:9 with @mark, accounted on its
+ * flow in @ft (no flow record when @ft is NULL). */
 static void udp_pkt(struct flowtable *ft, struct pkt_info *pi,
-		    struct nfqe_pkt *pk, uint32_t mark)
+		    struct nfqe_pkt *pk, uint16_t sport, uint32_t mark)
 {
 	struct flow_key key;
 	bool created;
@@ -331,7 +334,7 @@ static void udp_pkt(struct flowtable *ft, struct pkt_info *pi,
 	pi->family = AF_INET;
 	pi->l4proto = IPPROTO_UDP;
 	pi->flags = PKT_F_L4;
-	pi->sport = 2000;
+	pi->sport = sport;
 	pi->dport = 9;
 	inet_pton(AF_INET, "10.1.0.1", &pi->src.v4);
 	inet_pton(AF_INET, "10.2.0.1", &pi->dst.v4);
@@ -341,7 +344,7 @@ static void udp_pkt(struct flowtable *ft, struct pkt_info *pi,
 	if (!ft)
 		return;
 	assert_int_equal(flow_key_make(&key, AF_INET, IPPROTO_UDP, &pi->src,
-				       &pi->dst, 2000, 9, 0, &side), 0);
+				       &pi->dst, sport, 9, 0, &side), 0);
 	pk->flow = flowtable_lookup_or_add(ft, &key, side, 1, &pk->dir,
 					   &created);
 	assert_non_null(pk->flow);
@@ -374,28 +377,56 @@ static void test_forward_verdict(void **state)
 	assert_non_null(o);
 
 	for (int i = 1; i <= 2; i++) {	/* below the depth */
-		udp_pkt(ft, &pi, &pk, 0x105);
+		udp_pkt(ft, &pi, &pk, 2000, 0x105);
 		v = (struct nfqe_verdict){ .verdict = NF_DROP };
 		assert_false(offload_decide(o, &pk, &v));
 		assert_int_equal(v.verdict, NF_ACCEPT);
 		assert_false(v.set_mark);
 	}
-	udp_pkt(ft, &pi, &pk, 0x105);
+	udp_pkt(ft, &pi, &pk, 2000, 0x105);
 	v = (struct nfqe_verdict){ .verdict = NF_DROP };
 	assert_true(offload_decide(o, &pk, &v));
 	assert_int_equal(v.verdict, NF_REPEAT);
 	assert_true(v.set_mark);
 	assert_int_equal(v.mark, 0x405);	/* 0x100 replaced, 0x5 kept */
+	offload_stats_read(o, &st);
+	assert_int_equal(st.flows, 1);
+	assert_int_equal(st.bypasses, 1);
+
+	/* queued before the bypass took effect: offloaded again, the same
+	 * flow (the cached decision calls offload_flow()) */
+	for (int i = 0; i < 2; i++) {
+		udp_pkt(ft, &pi, &pk, 2000, 0x105);
+		v = (struct nfqe_verdict){ .verdict = NF_DROP };
+		offload_flow(o, &pk, &v);
+		assert_int_equal(v.verdict, NF_REPEAT);
+	}
+	/* another flow, past the depth at once (an inspector's accept) */
+	udp_pkt(ft, &pi, &pk, 2001, 0x105);
+	v = (struct nfqe_verdict){ .verdict = NF_DROP };
+	offload_flow(o, &pk, &v);
+	assert_int_equal(v.verdict, NF_REPEAT);
+	offload_stats_read(o, &st);
+	assert_int_equal(st.flows, 2);
+	assert_int_equal(st.bypasses, 4);
+	/* no flow record: every bypass counts as a flow */
+	for (int i = 0; i < 2; i++) {
+		udp_pkt(NULL, &pi, &pk, 2000, 0x105);
+		v = (struct nfqe_verdict){ .verdict = NF_DROP };
+		offload_flow(o, &pk, &v);
+		assert_int_equal(v.verdict, NF_REPEAT);
+	}
 
 	/* back with the bit: the rules are missing, break the loop */
-	udp_pkt(NULL, &pi, &pk, 0x405);
+	udp_pkt(NULL, &pi, &pk, 2000, 0x405);
 	v = (struct nfqe_verdict){ .verdict = NF_DROP };
 	offload_flow(o, &pk, &v);
 	assert_int_equal(v.verdict, NF_ACCEPT);
 
 	offload_stats_read(o, &st);
 	assert_int_equal(st.below_depth, 2);
-	assert_int_equal(st.offloaded, 1);
+	assert_int_equal(st.flows, 4);
+	assert_int_equal(st.bypasses, 6);
 	assert_int_equal(st.looped, 1);
 	offload_free(o);
 	flowtable_free(ft);
@@ -472,8 +503,16 @@ static void test_rules_text(void **state)
 		    "-m set --match-set nfqe_offload-4d dst,src,src -j ACCEPT");
 	assert_true(strstr(o, "match-set") < strstr(o, "NFQUEUE"));
 	o = rules_out(0, "--mode", "raw", "--offload", "--ipv6", NULL);
-	assert_non_null(strstr(o, "--match-set nfqe_offload-6s src,src,dst"));
+	assert_line(o, "-A NFQE -m set --match-set nfqe_offload-6s src,src,dst "
+		    "-m set --match-set nfqe_offload-6d src,dst,dst -j ACCEPT");
+	assert_line(o, "-A NFQE -m set --match-set nfqe_offload-6s dst,dst,src "
+		    "-m set --match-set nfqe_offload-6d dst,src,src -j ACCEPT");
 	assert_null(strstr(o, "-4s"));
+	assert_null(strstr(o, "-4d"));
+	/* the comments name the IPv6 tools */
+	assert_non_null(strstr(o, "# load: ip6tables-restore --noflush"));
+	assert_non_null(strstr(o, "# remove: ip6tables -t raw -D PREROUTING"));
+	assert_null(strstr(o, " iptables"));
 
 	/* from the config file, with [rules] and [inspector] sections in it */
 	fd = mkstemp(path);

@@ -554,9 +554,14 @@ static void test_drop_upto(void **state)
 	add(vb, 12, NF_ACCEPT, NO_MARK);
 	assert_int_equal(vbatch_drop_upto(vb, 9), 0);
 	assert_int_equal(vbatch_count(vb), 3);
+	assert_int_equal(vbatch_verdict(vb, 0), NF_ACCEPT);
+	assert_int_equal(vbatch_verdict(vb, 1), NF_DROP);
 	assert_int_equal(vbatch_drop_upto(vb, 11), 2);
 	assert_int_equal(vbatch_count(vb), 1);
 	assert_int_equal(vbatch_oldest_ns(vb), 1012);
+	/* what is left moved to the front: the worker counts the verdicts
+	 * it sends from there */
+	assert_int_equal(vbatch_verdict(vb, 0), NF_ACCEPT);
 	vbatch_build(vb, 1, &out);
 	assert_int_equal(parse(&out, m, 8), 1);
 	assert_int_equal(m[0].id, 12);

@@ -110,6 +110,11 @@ unsigned vbatch_count(const struct vbatch *vb)
 	return vb->count;
 }
 
+uint32_t vbatch_verdict(const struct vbatch *vb, unsigned i)
+{
+	return vb->entry[i].verdict;
+}
+
 uint64_t vbatch_oldest_ns(const struct vbatch *vb)
 {
 	return vb->count ? vb->entry[0].recv_ns : 0;

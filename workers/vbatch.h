@@ -41,6 +41,8 @@ int vbatch_add(struct vbatch *vb, uint32_t id, uint32_t verdict,
 	       bool has_mark, uint32_t mark, uint64_t recv_ns);
 
 unsigned vbatch_count(const struct vbatch *vb);
+/* The verdict held at position @i, 0 the oldest, below vbatch_count(). */
+uint32_t vbatch_verdict(const struct vbatch *vb, unsigned i);
 /* Receive time of the oldest held verdict; 0 when empty. */
 uint64_t vbatch_oldest_ns(const struct vbatch *vb);
 

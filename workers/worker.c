@@ -112,8 +112,13 @@ struct worker {
 
 	/* watchdog: written by the worker, read by the engine thread */
 	uint64_t		busy_since;	/* burst start, 0 when idle */
+	/* Held by the worker around every verdict it sends, and by the
+	 * watchdog from its read of the kernel queue to its batch verdict:
+	 * then no verdict of the worker lands in between, and what the
+	 * watchdog counts is what its batch verdicts. */
+	pthread_mutex_t		wd_lock;
 	uint32_t		wd_upto;	/* ids the watchdog verdicted */
-	int			wd_valid;
+	int			wd_valid;	/* both set under wd_lock */
 	/* watchdog: engine thread only */
 	uint64_t		wd_packets;	/* st.packets at the last check */
 	uint64_t		wd_since;	/* no progress since */
@@ -149,6 +154,18 @@ static enum worker_vkind vkind_of(uint32_t verdict)
 	}
 }
 
+/*
+ * Whether the watchdog already verdicted packet @id (wrap-safe). Without
+ * wd_lock this may miss the latest batch (the caller then decides the
+ * packet in vain); under it, it is exact.
+ */
+static bool wk_wd_covers(struct worker *w, uint32_t id)
+{
+	return __atomic_load_n(&w->wd_valid, __ATOMIC_ACQUIRE) &&
+	       (int32_t)(id - __atomic_load_n(&w->wd_upto,
+					      __ATOMIC_RELAXED)) <= 0;
+}
+
 /* ---- netlink set-up ------------------------------------------------- */
 
 static int wk_sendto(struct worker *w, const void *buf, size_t len)
@@ -160,15 +177,28 @@ static int wk_sendto(struct worker *w, const void *buf, size_t len)
 	return 0;
 }
 
-/* Verdict one packet at once, outside the batcher (set-up only). */
+/*
+ * Verdict one packet at once, outside the batcher (set-up, and the queue
+ * closing at stop, when what the socket still holds may be packets the
+ * watchdog accepted: those are skipped).
+ */
 static void wk_verdict_now(struct worker *w, uint32_t id, uint32_t verdict)
 {
-	struct nlmsghdr *nlh = nfq_nlmsg_put(w->txbuf, NFQNL_MSG_VERDICT,
-					     w->p.queue);
+	struct nlmsghdr *nlh;
+	int ret;
 
+	pthread_mutex_lock(&w->wd_lock);
+	if (wk_wd_covers(w, id)) {
+		pthread_mutex_unlock(&w->wd_lock);
+		ST_ADD(w->st.wd_skipped, 1);
+		return;
+	}
+	nlh = nfq_nlmsg_put(w->txbuf, NFQNL_MSG_VERDICT, w->p.queue);
 	nlh->nlmsg_seq = ++w->seq;
 	nfq_nlmsg_verdict_put(nlh, id, verdict);
-	if (wk_sendto(w, nlh, nlh->nlmsg_len) < 0)
+	ret = wk_sendto(w, nlh, nlh->nlmsg_len);
+	pthread_mutex_unlock(&w->wd_lock);
+	if (ret < 0)
 		ST_ADD(w->st.send_errors, 1);
 	ST_ADD(w->st.verdicts[vkind_of(verdict)], 1);
 	ST_ADD(w->st.verdict_msgs, 1);
@@ -337,6 +367,7 @@ static int wk_alloc(const struct worker_params *p, struct worker **ret_w,
 		return -ret;
 	}
 	memset(w, 0, sizeof(*w));
+	pthread_mutex_init(&w->wd_lock, NULL);
 	w->p = *p;
 	w->fd = -1;
 	w->rl_err = (struct ratelimit)RATELIMIT_INIT;
@@ -403,17 +434,30 @@ err_free:
 
 /* ---- the data path -------------------------------------------------- */
 
-/* Send everything the batcher holds in one sendmsg(). */
+/*
+ * Send everything the batcher holds in one sendmsg(). Verdicts are counted
+ * here, as sent: those of packets the watchdog accepted while this worker
+ * was stuck (the one being decided then, and those decided but not yet
+ * sent) are dropped instead, and counted as skipped; the kernel applied
+ * the watchdog's verdict to them.
+ */
 static void wk_flush(struct worker *w, enum worker_flush_reason reason)
 {
+	uint64_t kinds[VK_MAX] = { 0 };
 	struct vbatch_out out;
 	uint64_t t;
 
-	if (__atomic_load_n(&w->wd_valid, __ATOMIC_ACQUIRE))
-		vbatch_drop_upto(w->vb, __atomic_load_n(&w->wd_upto,
-							__ATOMIC_RELAXED));
 	if (!vbatch_count(w->vb))
 		return;
+	pthread_mutex_lock(&w->wd_lock);
+	if (__atomic_load_n(&w->wd_valid, __ATOMIC_RELAXED))
+		ST_ADD(w->st.wd_skipped,
+		       vbatch_drop_upto(w->vb, __atomic_load_n(&w->wd_upto,
+							       __ATOMIC_RELAXED)));
+	if (!vbatch_count(w->vb)) {
+		pthread_mutex_unlock(&w->wd_lock);
+		return;
+	}
 	vbatch_build(w->vb, w->seq + 1, &out);
 	w->seq += out.batch_msgs + out.verdict_msgs;
 	/* hold ends when the verdicts are handed to the kernel; the sendmsg
@@ -433,6 +477,11 @@ static void wk_flush(struct worker *w, enum worker_flush_reason reason)
 				out.verdicts, strerror(errno), missed);
 		break;
 	}
+	pthread_mutex_unlock(&w->wd_lock);
+	for (unsigned i = 0; i < out.verdicts; i++)
+		kinds[vkind_of(vbatch_verdict(w->vb, i))]++;
+	for (int k = 0; k < VK_MAX; k++)
+		ST_ADD(w->st.verdicts[k], kinds[k]);
 	vbatch_account_hold(w->vb, t, &w->st.hold);
 	vbatch_reset(w->vb);
 	w->flushed_mid_burst = reason != FLUSH_BURST_END;
@@ -546,9 +595,7 @@ static void wk_decide(struct worker *w, const struct wk_pkt *p,
 	struct nfqe_verdict v = { .verdict = NF_ACCEPT };
 	int due;
 
-	if (__atomic_load_n(&w->wd_valid, __ATOMIC_ACQUIRE) &&
-	    (int32_t)(p->msg.id - __atomic_load_n(&w->wd_upto,
-						  __ATOMIC_RELAXED)) <= 0) {
+	if (wk_wd_covers(w, p->msg.id)) {
 		/* the watchdog accepted it while this worker was stuck (on
 		 * an earlier packet of this very burst, maybe) */
 		ST_ADD(w->st.wd_skipped, 1);
@@ -574,7 +621,6 @@ static void wk_decide(struct worker *w, const struct wk_pkt *p,
 		wk_test_delay(tun);
 		w->p.decide(w->p.decide_ctx, &dp, &v);
 	}
-	ST_ADD(w->st.verdicts[vkind_of(v.verdict)], 1);
 
 	if (vbatch_add(w->vb, p->msg.id, v.verdict, v.set_mark, v.mark,
 		       recv_ns)) {
@@ -934,7 +980,43 @@ void worker_free(struct worker *w)
 	free(w->sides);
 	free(w->flows);
 	free(w->dirs);
+	pthread_mutex_destroy(&w->wd_lock);
 	free(w);
+}
+
+/*
+ * Accept everything the kernel queue holds, under wd_lock. The batch
+ * verdict covers every queued id up to the id sequence read, and nothing
+ * else verdicts on this queue meanwhile (the worker's sends wait for the
+ * lock), so the queue length read is the number of packets the batch
+ * verdicts: what wd_accepted counts. Those are the packets the worker
+ * held unsent (the one in its decide step included) and those still
+ * unread in its socket; what it already sent is no longer queued.
+ * Packets queued after the read have higher ids and stay for the worker.
+ */
+static int wk_wd_accept(struct worker *w)
+{
+	struct nfq_kstats ks;
+	struct nlmsghdr *nlh;
+	int ret;
+
+	ret = nfq_kstats_read(NULL, w->p.queue, &ks);
+	if (ret < 0)
+		return ret;
+	if (!ks.queue_total)
+		return 0;
+	/* only the socket that bound the queue may verdict on it: use the
+	 * worker's socket, from this thread; netlink sends are atomic */
+	nlh = nfq_nlmsg_put(w->wd_txbuf, NFQNL_MSG_VERDICT_BATCH, w->p.queue);
+	nfq_nlmsg_verdict_put(nlh, (int)(uint32_t)ks.id_sequence, NF_ACCEPT);
+	if (mnl_socket_sendto(w->nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	/* only now: the worker must never skip a packet nobody verdicted */
+	__atomic_store_n(&w->wd_upto, (uint32_t)ks.id_sequence,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&w->wd_valid, 1, __ATOMIC_RELEASE);
+	ST_ADD(w->st.wd_accepted, ks.queue_total);
+	return 0;
 }
 
 int worker_watchdog(struct worker *w, uint64_t now_ns, uint64_t timeout_ns,
@@ -942,8 +1024,6 @@ int worker_watchdog(struct worker *w, uint64_t now_ns, uint64_t timeout_ns,
 {
 	uint64_t busy = __atomic_load_n(&w->busy_since, __ATOMIC_RELAXED);
 	uint64_t packets = __atomic_load_n(&w->st.packets, __ATOMIC_RELAXED);
-	struct nfq_kstats ks;
-	struct nlmsghdr *nlh;
 	int ret;
 
 	if (!busy || packets != w->wd_packets) {
@@ -953,27 +1033,18 @@ int worker_watchdog(struct worker *w, uint64_t now_ns, uint64_t timeout_ns,
 	}
 	if (now_ns - w->wd_since < timeout_ns)
 		return 0;
-	/* stuck: no packet finished for timeout_ns inside one burst */
+	/* stuck: no packet received for timeout_ns inside one burst; but a
+	 * worker sending verdicts right now is moving: look again at the
+	 * next check (never block the engine thread on the worker) */
+	if (accept && pthread_mutex_trylock(&w->wd_lock))
+		return 0;
 	ST_ADD(w->st.wd_events, 1);
 	w->wd_since = now_ns;
 	if (!accept)
 		return 1;
-	ret = nfq_kstats_read(NULL, w->p.queue, &ks);
-	if (ret < 0)
-		return ret;
-	if (!ks.queue_total)
-		return 1;
-	/* only the socket that bound the queue may verdict on it: use the
-	 * worker's socket, from this thread; netlink sends are atomic */
-	nlh = nfq_nlmsg_put(w->wd_txbuf, NFQNL_MSG_VERDICT_BATCH, w->p.queue);
-	nfq_nlmsg_verdict_put(nlh, (int)(uint32_t)ks.id_sequence, NF_ACCEPT);
-	__atomic_store_n(&w->wd_upto, (uint32_t)ks.id_sequence,
-			 __ATOMIC_RELAXED);
-	__atomic_store_n(&w->wd_valid, 1, __ATOMIC_RELEASE);
-	if (mnl_socket_sendto(w->nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	ST_ADD(w->st.wd_accepted, ks.queue_total);
-	return 1;
+	ret = wk_wd_accept(w);
+	pthread_mutex_unlock(&w->wd_lock);
+	return ret < 0 ? ret : 1;
 }
 
 unsigned worker_queue(const struct worker *w)

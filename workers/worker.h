@@ -105,13 +105,25 @@ enum worker_vkind {
 };
 
 /*
- * Per-queue counters. Written by the worker thread only; read them with
- * worker_stats_read(), which copies them with relaxed atomic loads.
+ * Per-queue counters. Each is written by one thread: the worker's, but
+ * wd_events and wd_accepted by the engine thread (worker_watchdog()).
+ * Read them with worker_stats_read(), which copies them with relaxed
+ * atomic loads.
+ *
+ * Every packet the kernel queued gets exactly one verdict: the worker's
+ * (counted in verdicts[] when sent) or the watchdog's (wd_accepted). So,
+ * without send errors, kernel errors and packets the kernel passed or
+ * dropped without queueing them (fail-open, queue_dropped, user_dropped):
+ *	id sequence == sum of verdicts[] + wd_accepted
+ * and once the worker is idle, every packet it received was verdicted by
+ * it or left to the watchdog (skipped on receipt, or decided but not sent
+ * when the watchdog took it):
+ *	packets == sum of verdicts[] + wd_skipped
  */
 struct worker_stats {
 	uint64_t	packets;	/* packet messages received */
 	uint64_t	bytes;		/* packet bytes (as queued, not copied) */
-	uint64_t	verdicts[VK_MAX];
+	uint64_t	verdicts[VK_MAX];	/* sent by the worker */
 	uint64_t	flushes;	/* sendmsg calls carrying verdicts */
 	uint64_t	flushed;	/* verdicts sent (sum of batch sizes) */
 	uint64_t	flush_reason[FLUSH_REASON_MAX];
@@ -127,9 +139,12 @@ struct worker_stats {
 	uint64_t	flow_untracked;	/* packets with no flow record (table
 					 * full, no memory, no key) */
 	uint64_t	wd_events;	/* watchdog found the worker stuck */
-	uint64_t	wd_accepted;	/* packets the watchdog accepted */
-	uint64_t	wd_skipped;	/* received after the watchdog had
-					 * already verdicted them */
+	uint64_t	wd_accepted;	/* packets the watchdog's batches
+					 * verdicted (the kernel queue length
+					 * each batch covered) */
+	uint64_t	wd_skipped;	/* received, or decided but not sent,
+					 * when the watchdog had already
+					 * verdicted them */
 	uint64_t	ct_race_held;	/* packets of a new flow received while
 					 * an earlier one of it was held here
 					 * (the conntrack race; lower bound) */
@@ -200,10 +215,14 @@ void worker_free(struct worker *w);
 /*
  * worker_watchdog - called periodically by the engine thread (and only
  * there). The worker is stuck when it has been inside one burst, without
- * finishing a packet, for @timeout_ns. With @accept, everything the kernel
+ * receiving a packet, for @timeout_ns. With @accept, everything the kernel
  * holds in the queue is then accepted at once on the worker's socket (a
- * verdict batch up to the queue's id sequence); the worker skips those ids
- * when it comes back. Returns 1 when stuck, 0 otherwise, -errno on error.
+ * verdict batch up to the queue's id sequence, counted in wd_accepted);
+ * the worker skips those ids when it comes back, and drops the verdicts it
+ * decided for them meanwhile. Never blocks on the worker: when the worker
+ * is sending verdicts at that moment, this returns 0 and the next call
+ * looks again. Returns 1 when stuck, 0 otherwise, -errno on error (then
+ * nothing was accepted).
  */
 int worker_watchdog(struct worker *w, uint64_t now_ns, uint64_t timeout_ns,
 		    bool accept);

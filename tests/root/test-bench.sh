@@ -5,7 +5,8 @@
 # run of the split layout with the ceiling, nfqe on 1 and 2 queues and
 # raw-mode offload (and its bypass rules alone, ceiling-ipset). Asserted,
 # from its JSON:
-#  - the layout it says it used (RPS off, sink and readers on CPU 0);
+#  - the layout it says it used (RPS off, sink and readers on CPU 0), and
+#    the generator "auto" chose (pktgen when the kernel has it);
 #  - every lost packet is accounted for (unaccounted == 0 in every run);
 #  - nfqe is fail-closed: the sink never got more than nfqe verdicted;
 #  - nfqe-2q used both queues and reports each worker's CPU per packet;
@@ -31,6 +32,12 @@ jq -e '.meta.layout == "split" and .meta.rps_mask == "0" and
 	.meta.sink_cpu == "0" and .meta.reader_cpu == "0" and .meta.generator_cpu == 1' \
 	"$J" >/dev/null || fail "layout: $(jq -c .meta "$J")"
 ok "split layout: RPS off, generator on CPU 1, readers and sink on CPU 0"
+# --generator auto: pktgen when the kernel has it (and its module loads)
+jq -e '.meta.generator_choice == "auto" and
+	.meta.generator == (if .meta.pktgen and (.meta.generator_why |
+		test("did not load") | not) then "pktgen" else "nfqe-gen" end)' \
+	"$J" >/dev/null || fail "generator: $(jq -c .meta "$J")"
+ok "generator: $(jq -r '"\(.meta.generator) (\(.meta.generator_why))"' "$J")"
 
 # every reader ran its flood, its search step and (but the ceiling) 50 %
 for r in ceiling ceiling-ipset nfqe-1q nfqe-2q offload-raw; do

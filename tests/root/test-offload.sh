@@ -15,10 +15,11 @@
 # flows: 2 packets of the flow back to back):
 #   extra per flow <= 2 + ceil((hold_max + 2 ms) * rate / flows)
 # The offload counters (stats JSON "offload", nfqectl metrics) agree with
-# that: every packet nfqe sees is below the depth (7 of each flow) or
-# offloads its flow, once at the depth-th packet and again for each extra
-# one; forward mode counts them as repeat verdicts, raw mode as two set
-# additions each, none refused.
+# that: 16 flows offloaded, each counted once; every packet nfqe sees is
+# below the depth (7 of each flow) or a bypass of its flow, once at the
+# depth-th packet and again for each extra one; forward mode sends the
+# bypasses as repeat verdicts, raw mode as two set additions each, none
+# refused.
 source "$(dirname "$0")/../lib.sh"
 require_root
 NFQECTL=$NFQE_BUILD_ROOT/engine/nfqectl
@@ -45,21 +46,7 @@ run_mode() {
 	local mode=$1 conf=$T/nfqe-$1.conf stats=$T/stats-$1.json
 	local total repeat hold extra bound k got per sock=$T/ctl-$$-$1.sock
 
-	cat >"$conf" <<CONF
-[engine]
-queues = 0:1
-mode = $mode
-stats_json = $stats
-[control]
-socket = $sock
-[offload]
-enable = yes
-depth = $DEPTH
-set_name = $SET
-set_timeout = 120
-[rules]
-default = offload
-CONF
+	offload_conf "$conf" "$mode" "$stats" "$sock" "$DEPTH" "$SET"
 	start_nfqe "nfqe-$mode" "$conf"
 	wait_for 10 queues_bound "$LAB_RTR" 0 1 ||
 		fail "$mode: queues not bound: $(cat "$T/nfqe-$mode.err")"
@@ -136,48 +123,52 @@ metric() { awk -v s="$1" '$1 == s { print $2 }' "$2"; }
 # check_counters MODE STATS METRICS TOTAL REPEAT BOUND
 check_counters() {
 	local mode=$1 stats=$2 m=$3 total=$4 repeat=$5 bound=$6
-	local flows below want
+	local flows bypasses below want
 
 	o() { jget "$stats" ".offload.$1"; }
 	[ "$(o mode)" = "$mode" ] || fail "$mode: stats JSON offload mode '$(o mode)'"
 	flows=$(o flows)
+	bypasses=$(o bypasses)
 	below=$(o below_depth)
 	[ "$below" = $((FLOWS * (DEPTH - 1))) ] ||
 		fail "$mode: $below packets below depth, want $FLOWS x $((DEPTH - 1))"
-	[ "$flows" -ge $FLOWS ] && [ "$flows" -le $((bound - FLOWS * (DEPTH - 1))) ] ||
-		fail "$mode: $flows flow offloads, want $FLOWS..$((bound - FLOWS * (DEPTH - 1)))"
-	[ $((flows + below)) = "$total" ] ||
-		fail "$mode: $flows offloads + $below below depth != $total packets seen"
+	[ "$flows" = $FLOWS ] || fail "$mode: $flows flows offloaded, want $FLOWS (once each)"
+	[ "$bypasses" -ge $FLOWS ] && [ "$bypasses" -le $((bound - FLOWS * (DEPTH - 1))) ] ||
+		fail "$mode: $bypasses bypasses, want $FLOWS..$((bound - FLOWS * (DEPTH - 1)))"
+	[ $((bypasses + below)) = "$total" ] ||
+		fail "$mode: $bypasses bypasses + $below below depth != $total packets seen"
 	[ "$(o unsupported)" = 0 ] && [ "$(o loops)" = 0 ] ||
 		fail "$mode: unsupported $(o unsupported), loops $(o loops)"
 	if [ "$mode" = forward ]; then
-		[ "$(o repeat_verdicts)" = "$flows" ] && [ "$repeat" = "$flows" ] ||
-			fail "forward: $(o repeat_verdicts) offload repeat verdicts, $repeat repeat verdicts sent, $flows offloads"
+		[ "$(o repeat_verdicts)" = "$bypasses" ] && [ "$repeat" = "$bypasses" ] ||
+			fail "forward: $(o repeat_verdicts) offload repeat verdicts, $repeat repeat verdicts sent, $bypasses bypasses"
 		[ "$(o set_adds)" = 0 ] || fail "forward: $(o set_adds) set additions"
 	else
-		[ "$(o set_adds)" = $((2 * flows)) ] ||
-			fail "raw: $(o set_adds) set additions, want 2 x $flows"
+		[ "$(o set_adds)" = $((2 * bypasses)) ] ||
+			fail "raw: $(o set_adds) set additions, want 2 x $bypasses"
 		[ "$(o set_add_errors)" = 0 ] && [ "$(o set_send_errors)" = 0 ] ||
 			fail "raw: set additions refused $(o set_add_errors), not sent $(o set_send_errors)"
 		[ "$(o repeat_verdicts)" = 0 ] || fail "raw: $(o repeat_verdicts) repeat verdicts"
 	fi
-	ok "$mode: stats JSON: $flows offloads for $FLOWS flows, $below packets below depth"
+	ok "$mode: stats JSON: $flows flows offloaded, $bypasses bypasses, $below packets below depth"
 
 	# the same numbers through the control socket's exposition
 	[ "$(metric nfqe_offload_flows_total "$m")" = "$flows" ] ||
 		fail "$mode: nfqe_offload_flows_total $(metric nfqe_offload_flows_total "$m"), JSON $flows"
+	[ "$(metric nfqe_offload_bypasses_total "$m")" = "$bypasses" ] ||
+		fail "$mode: nfqe_offload_bypasses_total $(metric nfqe_offload_bypasses_total "$m"), JSON $bypasses"
 	[ "$(metric nfqe_offload_below_depth_total "$m")" = "$below" ] ||
 		fail "$mode: nfqe_offload_below_depth_total $(metric nfqe_offload_below_depth_total "$m")"
-	want=$flows; [ "$mode" = raw ] && want=0
+	want=$bypasses; [ "$mode" = raw ] && want=0
 	[ "$(metric nfqe_offload_repeat_verdicts_total "$m")" = "$want" ] ||
 		fail "$mode: nfqe_offload_repeat_verdicts_total $(metric nfqe_offload_repeat_verdicts_total "$m"), want $want"
-	want=0; [ "$mode" = raw ] && want=$((2 * flows))
+	want=0; [ "$mode" = raw ] && want=$((2 * bypasses))
 	[ "$(metric 'nfqe_offload_set_adds_total{result="ok"}' "$m")" = "$want" ] &&
 		[ "$(metric 'nfqe_offload_set_adds_total{result="refused"}' "$m")" = 0 ] &&
 		[ "$(metric 'nfqe_offload_set_adds_total{result="unsent"}' "$m")" = 0 ] ||
 		fail "$mode: set additions: $(grep '^nfqe_offload_set_adds_total' "$m" | tr '\n' ' ')"
 	grep -q '^# TYPE nfqe_offload_flows_total counter$' "$m" || fail "$mode: no TYPE line"
-	ok "$mode: nfqectl metrics: nfqe_offload_flows_total $flows, set additions ok $want"
+	ok "$mode: nfqectl metrics: nfqe_offload_flows_total $flows, bypasses $bypasses, set additions ok $want"
 }
 
 run_mode forward

@@ -9,7 +9,13 @@
 #     the log names the queue; the inspector counters show the 10 packets
 #     passed and the 11th stuck. Then SIGTERM: the worker never comes back,
 #     nfqe gives up on it after 3 s and leaves with _exit() (status 1)
-#     within 4.5 s.
+#     within 4.5 s. The account is exact: the kernel queued N packets, the
+#     worker sent verdicts for (at most) the 10 the plug-in passed, and the
+#     watchdog's batches covered all the others: sent + wd_accepted = N.
+#     Once more with the first 11 packets in one receive burst, batch_max 4
+#     and max_hold_us 1 s: the plug-in decides 10, the worker sends 8 of
+#     them (two full batches) and still holds 2 when it hangs on the 11th;
+#     the watchdog's batch covers those 2 as well, and they count once.
 #  2. crash (SIGSEGV) on the 11th packet: nfqe dies, the kernel unbinds the
 #     queue (dropping the packet it held: a crash cannot verdict it), and
 #     the rules' --queue-bypass passes everything sent afterwards: 1000
@@ -36,7 +42,7 @@ ip netns exec "$LAB_RTR" iptables-restore --noflush <"$T/rules"
 queue_gone() { [ -z "$(kqueue_row "$LAB_RTR" 0)" ]; }
 
 # conf NAME KEY=VALUE...: one queue, every UDP packet through [inspector
-# hang] with the given plug-in keys
+# hang] with the given plug-in keys; queue.KEY=VALUE goes to [queue]
 conf() {
 	local name=$1 kv
 	shift
@@ -50,6 +56,13 @@ socket = $T/$name-$$.sock
 [queue]
 watchdog_ms = 200
 watchdog = accept
+CONF
+		for kv in "$@"; do
+			[[ $kv == queue.* ]] || continue
+			kv=${kv#queue.}
+			echo "${kv%%=*} = ${kv#*=}"
+		done
+		cat <<CONF
 [rules]
 rule = proto udp inspect hang
 default = accept
@@ -58,9 +71,42 @@ path = $PLUGIN
 after = $AFTER
 CONF
 		for kv in "$@"; do
+			[[ $kv == queue.* ]] && continue
 			echo "${kv%%=*} = ${kv#*=}"
 		done
 	} >"$T/$name.conf"
+}
+
+# check_account NAME: from NAME's stats JSON, every one of the N packets
+# queued (the kernel's id sequence, none passed or dropped unqueued) got
+# exactly one verdict: the worker's (counted when sent) or the watchdog's
+# (wd_accepted: what its batches covered). The worker sent at most the
+# AFTER the plug-in passed; the packet stuck in the plug-in and everything
+# behind it are the watchdog's. Sets SENT and ACC.
+check_account() {
+	local name=$1 S=$T/$1.json kid klost kerr
+	kid=$(jget "$S" .total.kernel.id_sequence)
+	klost=$(jget "$S" '.total.kernel | .queue_dropped + .user_dropped')
+	kerr=$(jget "$S" '.total | .kernel_errors + .send_errors')
+	SENT=$(jget "$S" '.total | .accept + .drop + .repeat + .queue_verdicts')
+	ACC=$(jget "$S" .total.wd_accepted)
+	[ "$kid" = $N ] && [ "$klost" = 0 ] ||
+		fail "$name: kernel queued $kid of $N packets, dropped $klost"
+	[ "$kerr" = 0 ] || fail "$name: $kerr verdicts refused or not sent"
+	[ $((SENT + ACC)) = "$kid" ] ||
+		fail "$name: worker sent $SENT verdicts + watchdog accepted $ACC != $kid queued"
+	[ "$SENT" -le $AFTER ] && [ "$ACC" -ge $((N - AFTER)) ] ||
+		fail "$name: worker sent $SENT verdicts, more than the $AFTER the plug-in passed"
+}
+
+# check_inspector NAME: the plug-in passed AFTER packets, the next one
+# never came back
+check_inspector() {
+	local name=$1 S=$T/$1.json p a
+	p=$(jget "$S" '.inspectors[] | select(.name == "hang") | .packets')
+	a=$(jget "$S" '.inspectors[] | select(.name == "hang") | .verdicts.accept')
+	[ "$p" = $((AFTER + 1)) ] && [ "$a" = $AFTER ] ||
+		fail "$name: inspector counted $p packets, $a accepted; want $((AFTER + 1)), $AFTER"
 }
 
 # -- 1. a plug-in that hangs forever: the watchdog keeps the queue moving
@@ -97,14 +143,34 @@ for how in spin sleep; do
 	[ "$acc" -gt 0 ] || fail "$name: no packet counted as accepted by the watchdog"
 	grep -q "queue 0: worker stuck for 200 ms: accepting" "$T/$name.err" ||
 		fail "$name: the watchdog did not log the queue: $(cat "$T/$name.err")"
-	# the plug-in passed $AFTER packets, the next one never came back
-	p=$(jget "$S" '.inspectors[] | select(.name == "hang") | .packets')
-	a=$(jget "$S" '.inspectors[] | select(.name == "hang") | .verdicts.accept')
-	[ "$p" = $((AFTER + 1)) ] && [ "$a" = $AFTER ] ||
-		fail "$name: inspector counted $p packets, $a accepted; want $((AFTER + 1)), $AFTER"
-	ok "$name: watchdog fired $ev times, accepted $acc packets; inspector: $a accepted, 1 stuck"
+	check_inspector "$name"
+	ok "$name: watchdog fired $ev times; inspector: $AFTER accepted, 1 stuck"
+	check_account "$name"
+	ok "$name: exact: $SENT verdicts sent by the worker + $ACC accepted by the watchdog = $N queued"
 	PIDS=()
 done
+
+# -- the same, with verdicts decided but not all sent when the plug-in hangs
+name=hang-held
+conf "$name" action=hang hang=sleep hang_ms=0 queue.batch_max=4 \
+	queue.max_hold_us=1000000
+start_nfqe "$name" "$T/$name.conf"
+wait_for 10 queues_bound "$LAB_RTR" 0 0 || fail "$name: queue not bound: $(cat "$T/$name.err")"
+start_sink "$name-sink" --expect $N --timeout 3
+# the first AFTER + 1 in one sendmmsg: normally one receive burst
+run_gen "$name-gen1" --flows 1 --sport 7000 --count $((AFTER + 1)) --burst $((AFTER + 1)) --rate 0
+run_gen "$name-gen2" --flows 32 --sport 8000-8003 --count $((N - AFTER - 1)) --rate $RATE
+wait "$SINK_PID" ||
+	fail "$name: traffic stalled: sink got $(jget "$T/$name-sink.json" .received) of $N: $(cat "$T/$name.err")"
+stop_pid "$NFQE_PID"
+[ "$STOP_RC" = 1 ] || fail "$name: exit status $STOP_RC after SIGTERM, expected 1: $(cat "$T/$name.err")"
+wait_for 5 queue_gone || fail "$name: queue still bound after exit"
+PIDS=()
+check_inspector "$name"
+check_account "$name"
+full=$(jget "$T/$name.json" .total.flush_batch_full)
+ok "$name: exact: $SENT of the $AFTER decided verdicts sent ($full full batches)" \
+	"+ $ACC accepted by the watchdog = $N queued"
 
 # -- 2. a plug-in that crashes nfqe: the kernel unbinds, --queue-bypass
 name=crash

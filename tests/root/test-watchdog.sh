@@ -3,7 +3,11 @@
 # A decide step that hangs (the test knob makes each packet take 1 s) must
 # not stall the queue silently. watchdog = accept: within watchdog_ms the
 # stuck queue is accepted, and keeps being accepted while the worker is
-# stuck, so traffic flows. watchdog = stop: nfqe stops, says why, exits 1.
+# stuck, so traffic flows. Every packet is verdicted once, by the worker or
+# by the watchdog, and counted once: the packet in the decide step when the
+# watchdog takes it comes back later and its verdict is dropped, and the
+# packets still in the socket at stop are skipped, not verdicted again.
+# watchdog = stop: nfqe stops, says why, exits 1.
 source "$(dirname "$0")/../lib.sh"
 require_root
 N=1000
@@ -40,6 +44,30 @@ acc=$(jget "$S" .total.wd_accepted)
 [ "$acc" -gt 0 ] || fail "no packet counted as accepted by the watchdog"
 grep -q "worker stuck for 200 ms: accepting" "$T/accept.err" || fail "watchdog not logged"
 ok "watchdog fired $ev times, accepted $acc packets"
+
+# The exact account. The kernel queued each of the N packets once (its id
+# sequence; nothing passed or dropped unqueued), and each got one verdict:
+# from the worker (accept + drop + ..., counted when sent) or from the
+# watchdog's batches (wd_accepted, what they covered). A packet counted by
+# both (the one in the decide step) or verdicted twice (a kernel error)
+# breaks it.
+pk=$(jget "$S" .total.packets)
+skip=$(jget "$S" .total.wd_skipped)
+sent=$(jget "$S" '.total | .accept + .drop + .repeat + .queue_verdicts')
+kid=$(jget "$S" .total.kernel.id_sequence)
+klost=$(jget "$S" '.total.kernel | .queue_dropped + .user_dropped')
+kerr=$(jget "$S" '.total | .kernel_errors + .send_errors')
+[ "$kid" = $N ] && [ "$klost" = 0 ] ||
+	fail "kernel queued $kid of $N packets, dropped $klost"
+[ "$kerr" = 0 ] || fail "$kerr verdicts refused or not sent (verdicted twice?)"
+[ $((sent + acc)) = "$kid" ] ||
+	fail "worker sent $sent verdicts + watchdog accepted $acc != $kid queued"
+# the worker read every packet in the end (drain): decided and sent, or
+# left to the watchdog
+[ "$pk" = $N ] && [ $((sent + skip)) = "$pk" ] ||
+	fail "worker read $pk packets: $sent verdicts sent + $skip skipped"
+ok "exact: $sent sent by the worker + $acc accepted by the watchdog = $kid queued;" \
+	"$pk read = $sent + $skip skipped"
 
 cat >"$T/stop.conf" <<CONF
 [engine]

@@ -1,0 +1,352 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Offload over IPv6, both modes. The bench lab turns IPv6 off and nfqe-gen
+# speaks IPv4 only, so this test builds its own three namespaces:
+#
+#   NS-snd fd00:6:1::2, ::10, ::11 --- fd00:6:1::1 NS-rtr fd00:6:2::1 --- NS-sink fd00:6:2::2
+#
+# (addresses only inside them, no DAD, no link-local addresses, static
+# neighbours, forwarding on in the router). tests/udp-flows sends 8 UDP
+# flows (2 sources x 4 ports) of 250 datagrams each to [sink]:9 under
+# "default = offload" with [offload] depth = 4; the first rounds are 20 ms
+# apart, so a flow's bypass is in place before its next packet arrives.
+# For forward mode (NF_REPEAT + connmark) and raw mode (nfqe's -6s/-6d
+# ipsets in raw PREROUTING), it asserts:
+#  - the sink gets every datagram of every flow;
+#  - nfqe sees each flow's first 4 packets and no more (its flow table per
+#    flow; stats JSON in total), unless the hold time says a packet may
+#    have been queued before the bypass took effect (then that many more);
+#  - raw: nfqe created NAME-6s/-6d as hash:ip,port,ip of family inet6, the
+#    rules of "nfqe rules --ipv6" name them, -6s holds the 8 flows and -6d
+#    the 2 (source, port 9, sink) elements, each flow tested in both;
+#    forward: the 8 conntrack entries carry the offload bit;
+#  - one flow's bypass taken away (its -6s element deleted, or its connmark
+#    cleared) brings its next packet back to nfqe, which programs the
+#    bypass again (element back, bit back); the flow's 3 later packets
+#    are delivered and only that one reaches nfqe;
+#  - the counters: 8 flows offloaded (each counted once, also the renewed
+#    one), 3 x 8 packets below the depth, one bypass per other packet nfqe
+#    saw (8 + the renewal), in the stats JSON and nfqectl metrics.
+# ICMPv6 (MLD reports) is accepted ahead of the queue in raw mode: the
+# test counts UDP.
+source "$(dirname "$0")/../lib.sh"
+# lab_sysctl (the lab itself is IPv4-only: this test builds its own)
+source "$NFQE_SOURCE_ROOT/bench/lab.sh"
+require_root
+NFQECTL=$NFQE_BUILD_ROOT/engine/nfqectl
+UDPF=$NFQE_BUILD_ROOT/tests/udp-flows
+[ -x "$NFQECTL" ] || skip "nfqectl not built"
+[ -x "$UDPF" ] || skip "tests/udp-flows not built"
+[ -d /proc/sys/net/ipv6 ] || skip "no IPv6 in this kernel (ipv6.disable=1?)"
+command -v ip6tables-restore >/dev/null || skip "ip6tables not installed"
+command -v ipset >/dev/null || skip "ipset not installed (Debian: ipset)"
+command -v conntrack >/dev/null || skip "conntrack not installed (Debian: conntrack)"
+
+SOURCES=(fd00:6:1::10 fd00:6:1::11)
+PORTS=4
+SPORT=3000
+FLOWS=$((${#SOURCES[@]} * PORTS))
+PER_FLOW=250
+N=$((FLOWS * PER_FLOW))
+DEPTH=4
+GAP_US=20000
+SLOW=$((DEPTH + 2))
+SET=nfqeoff6$$
+SINK6=fd00:6:2::2
+RENEW_SRC=${SOURCES[0]}	# the flow whose bypass the test takes away
+RENEW_PORT=$SPORT
+RENEW=3
+
+P=nq6o$$
+NS_SND=$P-snd
+NS_RTR=$P-rtr
+NS_SINK=$P-sink
+# shellcheck disable=SC2034  # start_nfqe runs nfqe there
+LAB_RTR=$NS_RTR
+MAC_SND=02:6e:66:61:00:02
+MAC_RTR_IN=02:6e:66:61:00:01
+MAC_RTR_OUT=02:6e:66:62:00:01
+MAC_SINK=02:6e:66:62:00:02
+
+# lib.sh's cleanup calls lab_down: the namespaces this test made
+NS_MADE=()
+lab_down() {
+	local ns
+	for ns in "${NS_MADE[@]}"; do
+		ip netns del "$ns" 2>/dev/null || true
+	done
+	NS_MADE=()
+}
+rtr() { ip netns exec "$NS_RTR" "$@"; }
+
+
+link_up() { ip -n "$1" -o link show dev "$2" 2>/dev/null | grep -q LOWER_UP; }
+
+topology_up() {
+	local ns
+	for ns in "$NS_SND" "$NS_RTR" "$NS_SINK"; do
+		[ ! -e "/run/netns/$ns" ] || fail "namespace $ns already exists"
+	done
+	for ns in "$NS_SND" "$NS_RTR" "$NS_SINK"; do
+		ip netns add "$ns" || fail "ip netns add $ns"
+		NS_MADE+=("$ns")
+		# before the links exist, so that they inherit "default": no
+		# DAD, no router solicitations, no link-local address
+		lab_sysctl "$ns" \
+			net/ipv6/conf/all/disable_ipv6=0 \
+			net/ipv6/conf/default/disable_ipv6=0 \
+			net/ipv6/conf/all/accept_dad=0 \
+			net/ipv6/conf/default/accept_dad=0 \
+			net/ipv6/conf/default/dad_transmits=0 \
+			net/ipv6/conf/all/accept_ra=0 \
+			net/ipv6/conf/default/accept_ra=0 \
+			net/ipv6/conf/default/router_solicitations=0 \
+			net/ipv6/conf/default/addr_gen_mode=1 ||
+			fail "IPv6 sysctls in $ns"
+		ip -n "$ns" link set lo up
+	done
+	lab_sysctl "$NS_RTR" net/ipv6/conf/all/forwarding=1 || fail "forwarding"
+	ip -n "$NS_SND" link add snd0 address $MAC_SND type veth \
+		peer name rtr-in address $MAC_RTR_IN netns "$NS_RTR" || fail "veth"
+	ip -n "$NS_RTR" link add rtr-out address $MAC_RTR_OUT type veth \
+		peer name sink0 address $MAC_SINK netns "$NS_SINK" || fail "veth"
+
+	ip -n "$NS_SND" -batch - <<EOF || fail "sender addresses"
+addr add fd00:6:1::2/64 dev snd0 nodad
+addr add ${SOURCES[0]}/64 dev snd0 nodad
+addr add ${SOURCES[1]}/64 dev snd0 nodad
+link set snd0 up
+route add default via fd00:6:1::1 dev snd0
+neigh replace fd00:6:1::1 lladdr $MAC_RTR_IN nud permanent dev snd0
+EOF
+	ip -n "$NS_RTR" -batch - <<EOF || fail "router addresses"
+addr add fd00:6:1::1/64 dev rtr-in nodad
+addr add fd00:6:2::1/64 dev rtr-out nodad
+link set rtr-in up
+link set rtr-out up
+neigh replace fd00:6:1::2 lladdr $MAC_SND nud permanent dev rtr-in
+neigh replace ${SOURCES[0]} lladdr $MAC_SND nud permanent dev rtr-in
+neigh replace ${SOURCES[1]} lladdr $MAC_SND nud permanent dev rtr-in
+neigh replace $SINK6 lladdr $MAC_SINK nud permanent dev rtr-out
+EOF
+	ip -n "$NS_SINK" -batch - <<EOF || fail "sink addresses"
+addr add $SINK6/64 dev sink0 nodad
+link set sink0 up
+route add default via fd00:6:2::1 dev sink0
+neigh replace fd00:6:2::1 lladdr $MAC_RTR_OUT nud permanent dev sink0
+EOF
+	wait_for 5 link_up "$NS_SND" snd0 && wait_for 5 link_up "$NS_RTR" rtr-in &&
+		wait_for 5 link_up "$NS_RTR" rtr-out && wait_for 5 link_up "$NS_SINK" sink0 ||
+		fail "links did not come up"
+	ip netns exec "$NS_SND" ping -6 -c 1 -W 2 -I "${SOURCES[1]}" "$SINK6" >/dev/null ||
+		fail "the topology does not forward IPv6: ping $SINK6 from ${SOURCES[1]}"
+}
+
+set_exists() { rtr ipset list -n 2>/dev/null | grep -qx "$1"; }
+set_entries() { rtr ipset list "$1" | awk -F': ' '/^Number of entries/ { print $2 }'; }
+no_sets() { ! rtr ipset list -n 2>/dev/null | grep -q "^$SET-"; }
+
+# metric NAME FILE: the sample's value (nothing if absent)
+metric() { awk -v s="$1" '$1 == s { print $2 }' "$2"; }
+
+# recv NAME EXPECT: a receiver in the sink; sets RECV_PID
+recv_start() {
+	ip netns exec "$NS_SINK" "$UDPF" recv --bind "$SINK6" --port 9 --expect "$2" \
+		--timeout 30 --ready-file "$T/$1.ready" >"$T/$1.out" 2>"$T/$1.err" &
+	RECV_PID=$!
+	PIDS+=("$RECV_PID")
+	wait_for 10 test -e "$T/$1.ready" || fail "receiver $1 did not start: $(cat "$T/$1.err")"
+}
+
+# send NAME ARGS...: udp-flows send from the sender, slow rounds GAP_US apart
+send() {
+	local name=$1
+	shift
+	ip netns exec "$NS_SND" "$UDPF" send --dst "$SINK6" --dport 9 --sport $SPORT \
+		--gap-us $GAP_US --pace-us 100 --timeout 60 "$@" \
+		>"$T/$name.out" 2>"$T/$name.err" ||
+		fail "sender $name: $(cat "$T/$name.out" "$T/$name.err")"
+}
+
+ct_marked() {
+	rtr conntrack -L -f ipv6 -p udp --mark 0x40000000/0x40000000 2>/dev/null |
+		grep -c "dst=$SINK6 .*dport=9 " || true
+}
+
+rules6_flush() {
+	local t
+	for t in filter raw; do
+		rtr ip6tables -t "$t" -F 2>/dev/null || true
+		rtr ip6tables -t "$t" -X 2>/dev/null || true
+	done
+}
+
+run_mode() {
+	local mode=$1 conf=$T/nfqe-$1.conf stats=$T/stats-$1.json sock=$T/ctl-$$-$1.sock
+	local s k got total hold extra below flows bypasses src port line want
+	local rules=$T/rules6-$mode recv=$T/recv-$mode.out
+
+	offload_conf "$conf" "$mode" "$stats" "$sock" "$DEPTH" "$SET"
+	start_nfqe "nfqe-$mode" "$conf"
+	wait_for 10 queues_bound "$NS_RTR" 0 1 ||
+		fail "$mode: queues not bound: $(cat "$T/nfqe-$mode.err")"
+	# hash by address, no fanout: a flow stays on one queue
+	"$NFQE" rules -c "$conf" --no-fanout --ipv6 >"$rules" || fail "$mode: nfqe rules --ipv6"
+	if [ "$mode" = raw ]; then
+		for s in 6s 6d 4s 4d; do
+			wait_for 5 set_exists "$SET-$s" ||
+				fail "raw: set $SET-$s not created: $(cat "$T/nfqe-$mode.err")"
+		done
+		for s in 6s 6d; do
+			rtr ipset list -t "$SET-$s" >"$T/head-$s"
+			grep -qx 'Type: hash:ip,port,ip' "$T/head-$s" &&
+				grep -q '^Header: family inet6 ' "$T/head-$s" ||
+				fail "raw: $SET-$s is not an inet6 hash:ip,port,ip: $(cat "$T/head-$s")"
+		done
+		ok "raw: nfqe created $SET-6s and $SET-6d (hash:ip,port,ip, family inet6)"
+		grep -qxF -- "-A NFQE -m set --match-set $SET-6s src,src,dst -m set --match-set $SET-6d src,dst,dst -j ACCEPT" "$rules" &&
+			grep -qxF -- "-A NFQE -m set --match-set $SET-6s dst,dst,src -m set --match-set $SET-6d dst,src,src -j ACCEPT" "$rules" &&
+			! grep -q -- "$SET-4" "$rules" ||
+			fail "raw: nfqe rules --ipv6 does not name the -6 sets: $(cat "$rules")"
+	fi
+	rtr ip6tables-restore --noflush <"$rules" ||
+		fail "$mode: ip6tables-restore refused: $(cat "$rules")"
+	if [ "$mode" = raw ]; then
+		rtr ip6tables -t raw -I PREROUTING 1 -p ipv6-icmp -j ACCEPT
+		rtr ip6tables -t raw -I OUTPUT 1 -p ipv6-icmp -j ACCEPT
+	fi
+
+	recv_start "recv-$mode" $N
+	send "send-$mode" --src "${SOURCES[0]}" --src "${SOURCES[1]}" --ports $PORTS \
+		--count $PER_FLOW --slow $SLOW
+	wait "$RECV_PID" || fail "$mode: the sink did not get $N datagrams: $(cat "$recv" "$T/recv-$mode.err")"
+	got=$(awk '$1 == "received" { print $2 }' "$recv")
+	[ "$got" = $N ] || fail "$mode: the sink received $got of $N"
+	for src in "${SOURCES[@]}"; do
+		for ((port = SPORT; port < SPORT + PORTS; port++)); do
+			k=$(awk -v a="$src" -v p=$port '$1 == "flow" && $2 == a && $3 == p { print $4 }' "$recv")
+			[ "$k" = $PER_FLOW ] || fail "$mode: flow [$src]:$port delivered ${k:-0} of $PER_FLOW: $(cat "$recv")"
+		done
+	done
+	ok "$mode: all $N datagrams delivered, $PER_FLOW in each of the $FLOWS flows"
+
+	# while nfqe runs: the kernel's state
+	if [ "$mode" = raw ]; then
+		k=$(set_entries "$SET-6s")
+		[ "$k" = $FLOWS ] || fail "raw: $SET-6s holds $k entries, want $FLOWS"
+		k=$(set_entries "$SET-6d")
+		[ "$k" = ${#SOURCES[@]} ] ||
+			fail "raw: $SET-6d holds $k entries, want ${#SOURCES[@]} (source, udp:9, sink)"
+		for src in "${SOURCES[@]}"; do
+			for ((port = SPORT; port < SPORT + PORTS; port++)); do
+				rtr ipset -q test "$SET-6s" "$src,udp:$port,$SINK6" ||
+					fail "raw: $src,udp:$port,$SINK6 not in $SET-6s: $(rtr ipset list "$SET-6s")"
+			done
+			rtr ipset -q test "$SET-6d" "$src,udp:9,$SINK6" ||
+				fail "raw: $src,udp:9,$SINK6 not in $SET-6d: $(rtr ipset list "$SET-6d")"
+		done
+		for s in 4s 4d; do
+			[ "$(set_entries "$SET-$s")" = 0 ] || fail "raw: $SET-$s is not empty"
+		done
+		ok "raw: $SET-6s holds the $FLOWS flows, $SET-6d their ${#SOURCES[@]} (source, port 9, sink)"
+	else
+		k=$(ct_marked)
+		[ "$k" = $FLOWS ] || fail "forward: $k IPv6 conntrack entries carry the offload bit, want $FLOWS"
+		ok "forward: the $FLOWS flows' connmarks carry the offload bit"
+	fi
+
+	# take one flow's bypass away: its next packet reaches nfqe again
+	if [ "$mode" = raw ]; then
+		rtr ipset del "$SET-6s" "$RENEW_SRC,udp:$RENEW_PORT,$SINK6" ||
+			fail "raw: ipset del $SET-6s $RENEW_SRC,udp:$RENEW_PORT,$SINK6"
+	else
+		rtr conntrack -U -f ipv6 -p udp -s "$RENEW_SRC" --sport $RENEW_PORT -m 0 \
+			>/dev/null 2>&1 || fail "forward: conntrack -U: no entry for [$RENEW_SRC]:$RENEW_PORT"
+		k=$(ct_marked)
+		[ "$k" = $((FLOWS - 1)) ] || fail "forward: $k marked entries after clearing one, want $((FLOWS - 1))"
+	fi
+	recv_start "renew-$mode" $RENEW
+	send "renew-$mode" --src "$RENEW_SRC" --ports 1 --count $RENEW --slow $RENEW
+	wait "$RECV_PID" || fail "$mode: the sink did not get the $RENEW renewal datagrams: $(cat "$T/renew-$mode.out")"
+	if [ "$mode" = raw ]; then
+		rtr ipset -q test "$SET-6s" "$RENEW_SRC,udp:$RENEW_PORT,$SINK6" ||
+			fail "raw: nfqe did not add [$RENEW_SRC]:$RENEW_PORT back to $SET-6s"
+		[ "$(set_entries "$SET-6s")" = $FLOWS ] || fail "raw: $SET-6s holds $(set_entries "$SET-6s") entries after the renewal"
+	else
+		k=$(ct_marked)
+		[ "$k" = $FLOWS ] || fail "forward: $k marked entries after the renewal, want $FLOWS"
+	fi
+	ok "$mode: a flow whose bypass was taken away came back to nfqe and got it again"
+
+	# nfqe's flow table and metrics before the stop
+	"$NFQECTL" -s "$sock" flows --top 64 >"$T/flows-$mode" || fail "$mode: nfqectl flows"
+	"$NFQECTL" -s "$sock" metrics >"$T/metrics-$mode" || fail "$mode: nfqectl metrics"
+	# the rules refer to the sets: out first, so nfqe can destroy them
+	rules6_flush
+	stop_pid "$NFQE_PID"; [ "$STOP_RC" = 0 ] || fail "$mode: nfqe exit status $STOP_RC: $(cat "$T/nfqe-$mode.err")"
+	if [ "$mode" = raw ]; then
+		no_sets || fail "raw: sets left after exit: $(rtr ipset list -n)"
+		ok "raw: nfqe destroyed its sets at exit"
+	fi
+
+	# A packet queued before its flow's bypass took effect reaches nfqe
+	# too. The bypass is in place hold_ns.max after the depth-th packet
+	# was received at the latest; allow 2 ms more for the kernel's
+	# delivery. The flow's next packets come GAP_US apart.
+	total=$(jget "$stats" .total.packets)
+	hold=$(jget "$stats" .total.hold_ns.max)
+	extra=$(( (hold + 2000000) / (GAP_US * 1000) ))
+	echo "$mode: $total packets reached nfqe (depth $DEPTH, $FLOWS flows, hold max $hold ns: up to $extra more per flow)"
+	[ "$(jget "$stats" .total.kernel.id_sequence)" = "$total" ] ||
+		fail "$mode: kernel queued $(jget "$stats" .total.kernel.id_sequence), nfqe saw $total"
+	# the renewal: one more packet, and up to extra more of the renewed flow
+	[ "$total" -ge $((FLOWS * DEPTH + 1)) ] &&
+		[ "$total" -le $((FLOWS * (DEPTH + extra) + 1 + extra)) ] ||
+		fail "$mode: $total packets reached nfqe, want $((FLOWS * DEPTH + 1))..$((FLOWS * (DEPTH + extra) + 1 + extra))"
+	k=0
+	while read -r line; do
+		set -- $line
+		[ "$1" = 17 ] || continue
+		[[ $2 = \[fd00:6:1::1[01]\]:300[0-3] && $3 = "[$SINK6]:9" ]] ||
+			fail "$mode: a flow nfqe should not have seen: $line"
+		want=$DEPTH
+		[ "$2" = "[$RENEW_SRC]:$RENEW_PORT" ] && want=$((DEPTH + 1))
+		[ "$5" -ge $want ] && [ "$5" -le $((want + extra)) ] && [ "$6" = 0 ] ||
+			fail "$mode: flow $2 -> $3: nfqe saw $5 + $6 packets, want $want..$((want + extra)) + 0"
+		k=$((k + 1))
+	done <"$T/flows-$mode"
+	[ "$k" = $FLOWS ] || fail "$mode: nfqe's flow table holds $k UDP flows, want $FLOWS: $(cat "$T/flows-$mode")"
+	ok "$mode: nfqe saw the first $DEPTH packets of each flow (and the renewal), the kernel took the rest"
+
+	o() { jget "$stats" ".offload.$1"; }
+	[ "$(o mode)" = "$mode" ] || fail "$mode: stats JSON offload mode '$(o mode)'"
+	flows=$(o flows)
+	bypasses=$(o bypasses)
+	below=$(o below_depth)
+	[ "$flows" = $FLOWS ] || fail "$mode: $flows flows offloaded, want $FLOWS (once each)"
+	[ "$bypasses" -ge $((FLOWS + 1)) ] || fail "$mode: $bypasses bypasses, want >= $FLOWS + the renewal"
+	[ "$below" = $((FLOWS * (DEPTH - 1))) ] ||
+		fail "$mode: $below packets below depth, want $FLOWS x $((DEPTH - 1))"
+	[ $((bypasses + below)) = "$total" ] ||
+		fail "$mode: $bypasses bypasses + $below below depth != $total packets seen"
+	[ "$(o unsupported)" = 0 ] && [ "$(o loops)" = 0 ] ||
+		fail "$mode: unsupported $(o unsupported), loops $(o loops)"
+	if [ "$mode" = forward ]; then
+		[ "$(o repeat_verdicts)" = "$bypasses" ] && [ "$(o set_adds)" = 0 ] ||
+			fail "forward: $(o repeat_verdicts) repeat verdicts, $(o set_adds) set additions, $bypasses bypasses"
+	else
+		[ "$(o set_adds)" = $((2 * bypasses)) ] && [ "$(o set_add_errors)" = 0 ] &&
+			[ "$(o set_send_errors)" = 0 ] && [ "$(o repeat_verdicts)" = 0 ] ||
+			fail "raw: set additions $(o set_adds) (want 2 x $bypasses), refused $(o set_add_errors), not sent $(o set_send_errors)"
+	fi
+	[ "$(metric nfqe_offload_flows_total "$T/metrics-$mode")" = $FLOWS ] &&
+		[ "$(metric nfqe_offload_bypasses_total "$T/metrics-$mode")" = "$bypasses" ] ||
+		fail "$mode: metrics: $(grep '^nfqe_offload_' "$T/metrics-$mode" | tr '\n' ' ')"
+	ok "$mode: $FLOWS flows offloaded once each, $bypasses bypasses, $below packets below depth"
+}
+
+topology_up
+ok "IPv6 topology: ${SOURCES[*]} -> $NS_RTR -> $SINK6"
+run_mode forward
+rtr conntrack -F >/dev/null 2>&1 || true
+run_mode raw
