@@ -506,7 +506,7 @@ void engine_free(struct engine *e)
 		return;
 	control_free(e->control);
 	for (unsigned i = 0; i < e->nworkers; i++)
-		if (worker_stop(e->workers[i], WORKER_STOP_TIMEOUT_MS) < 0)
+		if (worker_stop(e->workers[i], WORKER_STOP_TIMEOUT_MS, 0) < 0)
 			e->stuck = true;
 	for (unsigned i = 0; i < e->nworkers; i++)
 		worker_free(e->workers[i]);
@@ -944,19 +944,43 @@ int engine_run(struct engine *e)
 	free(wd_prev);
 	notify_stopping();
 
-	/* every worker verdicts what it holds and drains its queue */
+	/* every worker verdicts what it holds and drains its queue; with
+	 * watchdog = accept the watchdog keeps a stuck one's queue moving
+	 * meanwhile */
 	for (unsigned i = 0; i < e->nworkers; i++) {
 		/* after the watchdog said stop, a worker is known stuck */
 		unsigned ms = status ? e->cfg.watchdog_ms :
 				       WORKER_STOP_TIMEOUT_MS;
+		uint64_t wd_ns = e->cfg.watchdog_ms && !e->cfg.watchdog_stop ?
+				 (uint64_t)e->cfg.watchdog_ms * 1000000 : 0;
+		int n;
 
-		if (worker_stop(e->workers[i], ms) < 0) {
+		if (worker_stop(e->workers[i], ms, wd_ns) == 0)
+			continue;
+		e->stuck = true;
+		status = 1;
+		/* exiting unbinds the queue, which drops what it holds:
+		 * accept it when the configuration says to (fail-open, or
+		 * watchdog = accept) */
+		if (!e->cfg.fail_open && !wd_ns) {
 			log_err("queue %u: worker did not stop within %u ms; "
-				"exiting, the kernel releases its queue",
+				"exiting, the kernel drops what its queue holds "
+				"(fail_open = no, watchdog = stop)",
 				worker_queue(e->workers[i]), ms);
-			e->stuck = true;
-			status = 1;
+			continue;
 		}
+		n = worker_release(e->workers[i], e->cfg.fail_open);
+		if (n < 0)
+			log_err("queue %u: worker did not stop within %u ms; "
+				"accepting its queue failed (%s): the kernel "
+				"drops what it holds", worker_queue(e->workers[i]),
+				ms, strerror(-n));
+		else
+			log_err("queue %u: worker did not stop within %u ms; "
+				"exiting, %d queued packets accepted%s",
+				worker_queue(e->workers[i]), ms, n,
+				e->cfg.fail_open ? ", the queue closed to new "
+				"ones (fail-open)" : "");
 	}
 	cur = engine_report(e);
 	if (cur) {

@@ -870,10 +870,15 @@ int worker_start(struct worker *w)
 }
 
 /* Raise @flag (stop or pause), wake the worker, wait for its thread. */
-static int wk_end(struct worker *w, int *flag, unsigned timeout_ms)
+/*
+ * Wait at most @timeout_ms for the thread to end after raising @flag. With
+ * @wd_ns, the watchdog keeps accepting what the queue holds (as it does
+ * while nfqe runs) for as long as the worker is stuck in the meantime.
+ */
+static int wk_end(struct worker *w, int *flag, unsigned timeout_ms,
+		  uint64_t wd_ns)
 {
-	struct timespec deadline;
-	uint64_t one = 1;
+	uint64_t one = 1, end;
 	int ret;
 
 	if (!w || !w->started)
@@ -884,17 +889,34 @@ static int wk_end(struct worker *w, int *flag, unsigned timeout_ms)
 	if (write(w->stop_fd, &one, sizeof(one)) < 0)
 		log_warn("queue %u: waking worker: %s", w->p.queue,
 			 strerror(errno));
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
+	end = now_ns() + (uint64_t)timeout_ms * 1000000;
+	for (;;) {
+		/* slices of 20 ms at most, so the watchdog keeps its pace */
+		uint64_t now = now_ns(), slice = end > now ? end - now : 0;
+		struct timespec deadline;
+
+		if (slice > 20000000)
+			slice = 20000000;
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_nsec += (long)slice;
+		if (deadline.tv_nsec >= 1000000000) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000;
+		}
+		ret = pthread_timedjoin_np(w->thread, NULL, &deadline);
+		if (ret != ETIMEDOUT || now_ns() >= end)
+			break;
+		if (wd_ns && (ret = worker_watchdog(w, now_ns(), wd_ns,
+						    true)) < 0) {
+			log_warn("queue %u: watchdog while stopping: %s",
+				 w->p.queue, strerror(-ret));
+			wd_ns = 0;
+		}
 	}
-	ret = pthread_timedjoin_np(w->thread, NULL, &deadline);
 	if (ret) {
 		/* stuck (a decide step that hangs): leave it; the process
-		 * exits and the kernel releases the queue */
+		 * exits, and worker_release() or the kernel's unbind takes
+		 * care of what the queue holds */
 		w->stuck = true;
 		return -ret;
 	}
@@ -902,14 +924,14 @@ static int wk_end(struct worker *w, int *flag, unsigned timeout_ms)
 	return 0;
 }
 
-int worker_stop(struct worker *w, unsigned timeout_ms)
+int worker_stop(struct worker *w, unsigned timeout_ms, uint64_t wd_ns)
 {
-	return wk_end(w, &w->stop, timeout_ms);
+	return wk_end(w, &w->stop, timeout_ms, wd_ns);
 }
 
 int worker_pause(struct worker *w, unsigned timeout_ms)
 {
-	return wk_end(w, &w->pause, timeout_ms);
+	return wk_end(w, &w->pause, timeout_ms, 0);
 }
 
 int worker_fd(const struct worker *w)
@@ -955,7 +977,7 @@ void worker_free(struct worker *w)
 {
 	if (!w)
 		return;
-	worker_stop(w, WORKER_STOP_TIMEOUT_MS);
+	worker_stop(w, WORKER_STOP_TIMEOUT_MS, 0);
 	if (w->stuck)
 		return;	/* its thread still runs: leak it, never free under it */
 	if (w->nl && !w->unbound && !w->given) {
@@ -1045,6 +1067,45 @@ int worker_watchdog(struct worker *w, uint64_t now_ns, uint64_t timeout_ns,
 	ret = wk_wd_accept(w);
 	pthread_mutex_unlock(&w->wd_lock);
 	return ret < 0 ? ret : 1;
+}
+
+/*
+ * The worker is stuck and the process is about to exit, which unbinds the
+ * queue: the kernel would drop what it holds. Accept it instead, as the
+ * watchdog does (the same batch verdict, counted in wd_accepted). With
+ * @fail_open the queue is first shrunk to length 0 so that the kernel
+ * passes new packets itself; nothing then queues between the batch and the
+ * exit. The config message asks for no ACK: the engine thread must not
+ * read the worker's socket.
+ */
+int worker_release(struct worker *w, bool fail_open)
+{
+	uint64_t before;
+	int ret;
+
+	if (!w || !w->stuck || !w->nl)
+		return 0;
+	/* the stuck worker cannot hold wd_lock: it is inside its decide
+	 * step, and sends only under the lock */
+	if (pthread_mutex_trylock(&w->wd_lock))
+		return -EBUSY;
+	if (fail_open) {
+		struct nlmsghdr *nlh = nfq_nlmsg_put(w->wd_txbuf,
+						     NFQNL_MSG_CONFIG,
+						     w->p.queue);
+
+		nfq_nlmsg_cfg_put_qmaxlen(nlh, 0);
+		if (mnl_socket_sendto(w->nl, nlh, nlh->nlmsg_len) < 0)
+			log_warn("queue %u: closing the queue: %s",
+				 w->p.queue, strerror(errno));
+	}
+	before = __atomic_load_n(&w->st.wd_accepted, __ATOMIC_RELAXED);
+	ret = wk_wd_accept(w);
+	pthread_mutex_unlock(&w->wd_lock);
+	if (ret < 0)
+		return ret;
+	return (int)(__atomic_load_n(&w->st.wd_accepted, __ATOMIC_RELAXED) -
+		     before);
 }
 
 unsigned worker_queue(const struct worker *w)

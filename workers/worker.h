@@ -181,9 +181,20 @@ int worker_start(struct worker *w);
  * so new packets pass, drains what is queued, and exits. Returns 0, or
  * -ETIMEDOUT when the thread is stuck (a decide step that hangs): then it
  * is left running, and worker_free() leaves it alone; the process should
- * exit, which releases the queue. Engine thread only.
+ * exit, which releases the queue (see worker_release()). With @wd_ns, the
+ * watchdog (accept) keeps running while it waits, as worker_watchdog()
+ * with that timeout. Engine thread only.
  */
-int worker_stop(struct worker *w, unsigned timeout_ms);
+int worker_stop(struct worker *w, unsigned timeout_ms, uint64_t wd_ns);
+
+/*
+ * worker_release - for a worker worker_stop() gave up on, just before the
+ * process exits (whose unbind would drop what the queue holds): with
+ * @fail_open, close the queue to new packets (length 0: the kernel passes
+ * them), then accept everything queued in one batch verdict, counted in
+ * wd_accepted. Returns the packets accepted, or -errno. Engine thread only.
+ */
+int worker_release(struct worker *w, bool fail_open);
 
 /*
  * worker_pause - make the worker send what it holds and end its thread,

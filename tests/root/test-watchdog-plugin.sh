@@ -16,6 +16,10 @@
 #     and max_hold_us 1 s: the plug-in decides 10, the worker sends 8 of
 #     them (two full batches) and still holds 2 when it hangs on the 11th;
 #     the watchdog's batch covers those 2 as well, and they count once.
+#     SIGTERM while the plug-in is stuck and 2000 packets keep coming:
+#     nfqe waits 3 s, the watchdog accepting meanwhile, accepts what is
+#     queued when it gives up (and closes the queue: fail-open), exits 1;
+#     the sink gets all 2000, and sent + accepted = queued, exactly.
 #  2. crash (SIGSEGV) on the 11th packet: nfqe dies, the kernel unbinds the
 #     queue (dropping the packet it held: a crash cannot verdict it), and
 #     the rules' --queue-bypass passes everything sent afterwards: 1000
@@ -171,6 +175,43 @@ check_account "$name"
 full=$(jget "$T/$name.json" .total.flush_batch_full)
 ok "$name: exact: $SENT of the $AFTER decided verdicts sent ($full full batches)" \
 	"+ $ACC accepted by the watchdog = $N queued"
+
+# -- SIGTERM while the plug-in is stuck and traffic keeps coming: nfqe
+# waits 3 s for the worker, the watchdog keeps accepting meanwhile, and
+# what is still queued when nfqe gives up is accepted before it exits
+# (exiting unbinds the queue, which would drop it); after the exit the
+# rules' --queue-bypass passes the rest. Nothing may be lost.
+name=hang-term
+conf "$name" action=hang hang=sleep hang_ms=0
+start_nfqe "$name" "$T/$name.conf"
+wait_for 10 queues_bound "$LAB_RTR" 0 0 || fail "$name: queue not bound: $(cat "$T/$name.err")"
+sink_count_init
+start_sink "$name-sink" --expect $((2 * N)) --timeout 10
+# 2000 packets in 4 s; SIGTERM once 300 have arrived (the plug-in has
+# been stuck since the 11th)
+run_gen "$name-gen" --flows 32 --sport 8300-8303 --count $((2 * N)) --rate $RATE &
+gen_pid=$!
+PIDS+=("$gen_pid")
+wait_for 10 sink_count_ge 300 || fail "$name: traffic did not start: $(sink_count) packets"
+t0=$(now_ms)
+stop_pid "$NFQE_PID"
+dt=$(( $(now_ms) - t0 ))
+[ "$STOP_RC" = 1 ] || fail "$name: exit status $STOP_RC after SIGTERM, expected 1: $(cat "$T/$name.err")"
+grep -q "queue 0: worker did not stop within 3000 ms; exiting, [0-9]* queued packets accepted, the queue closed" \
+	"$T/$name.err" || fail "$name: no release line at exit: $(cat "$T/$name.err")"
+wait "$gen_pid" || fail "$name: generator failed: $(cat "$T/$name-gen.err")"
+wait "$SINK_PID" ||
+	fail "$name: lost packets: sink got $(jget "$T/$name-sink.json" .received) of $((2 * N)): $(cat "$T/$name.err")"
+S=$T/$name.json
+kid=$(jget "$S" .total.kernel.id_sequence)
+SENT=$(jget "$S" '.total | .accept + .drop + .repeat + .queue_verdicts')
+ACC=$(jget "$S" .total.wd_accepted)
+[ $((SENT + ACC)) = "$kid" ] ||
+	fail "$name: worker sent $SENT verdicts + watchdog accepted $ACC != $kid queued"
+[ "$kid" -gt 300 ] || fail "$name: only $kid packets were queued before the exit"
+ok "$name: SIGTERM with the plug-in stuck under traffic: exit after $dt ms, all" \
+	"$((2 * N)) delivered; $kid queued = $SENT sent + $ACC accepted by the watchdog and at exit"
+PIDS=()
 
 # -- 2. a plug-in that crashes nfqe: the kernel unbinds, --queue-bypass
 name=crash
