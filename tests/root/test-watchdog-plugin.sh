@@ -219,8 +219,12 @@ conf "$name" action=crash crash=segv
 sink_count_init
 start_nfqe "$name" "$T/$name.conf"
 wait_for 10 queues_bound "$LAB_RTR" 0 0 || fail "crash: queue not bound: $(cat "$T/$name.err")"
-# the 11th packet kills nfqe; the first 10 pass the plug-in
-run_gen crash-gen1 --flows 1 --sport 8100 --count $((AFTER + 1)) --rate $RATE
+# the 11th packet kills nfqe; the first 10 pass the plug-in. They are sent
+# (and delivered) first: verdicts still held in the 11th's receive burst
+# die with the crash, and a slow start can put all 11 in one burst
+run_gen crash-gen1 --flows 1 --sport 8100 --count $AFTER --rate $RATE
+wait_for 5 sink_count_ge $AFTER || fail "crash: $(sink_count) of the first $AFTER packets arrived"
+run_gen crash-gen1b --flows 1 --sport 8100 --count 1 --rate $RATE
 rc=0; wait "$NFQE_PID" || rc=$?
 PIDS=()
 # 139: killed by SIGSEGV; 134: an ASan build reports the SEGV and aborts
