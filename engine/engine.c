@@ -73,7 +73,11 @@ struct tunables_box {
 
 static void tunables_free_rcu(struct rcu_head *head)
 {
-	free(caa_container_of(head, struct tunables_box, rcu));
+	struct tunables_box *box = caa_container_of(head, struct tunables_box,
+						    rcu);
+
+	worker_tunables_retired(&box->t);
+	free(box);
 }
 
 static struct nfqe_tunables *tunables_new(const struct nfqe_config *cfg)
@@ -716,7 +720,7 @@ static int engine_reload_config(struct engine *e)
 	e->cfg.metrics_interval = cfg.metrics_interval;
 	log_set_level(cfg.log_level);
 
-	old = rcu_xchg_pointer(&e->tunables, t);
+	old = worker_tunables_publish(&e->tunables, t);
 	call_rcu(&caa_container_of(old, struct tunables_box, t)->rcu,
 		 tunables_free_rcu);
 	log_info("reloaded: batch_max %u, max_hold %u us, malformed %s; "

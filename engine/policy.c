@@ -49,6 +49,7 @@
 #include "offload.h"
 #include "policy.h"
 #include "ruleset.h"
+#include "tsan.h"
 #include "worker.h"
 
 #define CD_SET_MARK	0x100u
@@ -60,47 +61,12 @@
 #define INSPECTOR_PREFIX	"inspector"
 
 /*
- * ThreadSanitizer sees neither liburcu's publication (rcu_xchg_pointer(),
- * rcu_dereference()) nor its grace periods (liburcu is not instrumented).
- * As in the flow table, annotations model exactly what RCU guarantees:
- * publishing releases the new policy and a reader acquires it; a reader
- * releases when it is done and the retirement acquires after the grace
- * period, before the flush and the free; call_rcu() hands the old policy
- * over. Compiled out without TSan.
+ * ThreadSanitizer: publishing a policy releases it, a reader acquires it
+ * and releases TSAN_GRACE when done; a retirement acquires both before it
+ * flushes and frees (tsan.h).
  */
-#if defined(__SANITIZE_THREAD__)
-#define POLICY_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define POLICY_TSAN 1
-#endif
-#endif
-
-#ifdef POLICY_TSAN
-void __tsan_acquire(void *addr);
-void __tsan_release(void *addr);
 static char policy_tsan_grace;
-
-static inline void tsan_release(const void *addr)
-{
-	__tsan_release((void *)addr);
-}
-
-static inline void tsan_acquire(const void *addr)
-{
-	__tsan_acquire((void *)addr);
-}
 #define TSAN_GRACE	(&policy_tsan_grace)
-#else
-static inline void tsan_release(const void *addr)
-{
-}
-
-static inline void tsan_acquire(const void *addr)
-{
-}
-#define TSAN_GRACE	NULL
-#endif
 
 struct policy {
 	struct ruleset		*rs;

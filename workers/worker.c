@@ -58,6 +58,7 @@
 #include "nfqe-config.h"
 #include "log.h"
 #include "nfqmsg.h"
+#include "tsan.h"
 #include "vbatch.h"
 #include "worker.h"
 
@@ -432,6 +433,29 @@ err_free:
 	return NULL;
 }
 
+/* ---- tunables (RCU) ------------------------------------------------- */
+
+/* What a worker read of the tunables it is done with at its quiescent
+ * state; the free after the grace period acquires it (tsan.h). */
+static char wk_tsan_grace;
+
+struct nfqe_tunables *worker_tunables_publish(struct nfqe_tunables **slot,
+					      struct nfqe_tunables *t)
+{
+	struct nfqe_tunables *old;
+
+	tsan_release(t);
+	old = rcu_xchg_pointer(slot, t);
+	tsan_release(old);	/* handed over to call_rcu() */
+	return old;
+}
+
+void worker_tunables_retired(struct nfqe_tunables *old)
+{
+	tsan_acquire(old);
+	tsan_acquire(&wk_tsan_grace);
+}
+
 /* ---- the data path -------------------------------------------------- */
 
 /*
@@ -703,6 +727,7 @@ static int wk_recv_burst(struct worker *w)
 	__atomic_store_n(&w->busy_since, recv_ns, __ATOMIC_RELAXED);
 	w->flushed_mid_burst = false;
 	tun = rcu_dereference(*w->p.tunables);
+	tsan_acquire(tun);
 	ST_ADD(w->st.bursts, 1);
 	ST_ADD(w->st.burst_pkts, (uint64_t)n);
 	for (int i = 0; i < n; i++) {
@@ -786,6 +811,7 @@ static void wk_drain(struct worker *w)
 		if (nfq_kstats_read(NULL, w->p.queue, &ks) < 0 ||
 		    ks.queue_total == 0 || ++idle > 1000)
 			break;
+		tsan_release(&wk_tsan_grace);
 		rcu_quiescent_state();
 		rcu_thread_offline();
 		poll(&(struct pollfd){ .fd = w->fd, .events = POLLIN }, 1, 1);
@@ -816,6 +842,7 @@ static void *worker_main(void *arg)
 			wk_wait(w);
 			continue;
 		}
+		tsan_release(&wk_tsan_grace);
 		rcu_quiescent_state();
 		if (n == 0)
 			wk_wait(w);

@@ -38,6 +38,18 @@ struct nfqe_tunables {
 	unsigned	test_decide_delay_us; /* test knob: slow decide */
 };
 
+/*
+ * The tunables are published under RCU by the engine thread (@tunables of
+ * struct worker_params points at the slot) and read once per burst.
+ * worker_tunables_publish() swaps @t into @slot and returns the old block,
+ * to be freed with call_rcu(); the callback calls worker_tunables_retired()
+ * before it frees. Beyond rcu_xchg_pointer() these only tell
+ * ThreadSanitizer what RCU guarantees (engine/tsan.h). Engine thread.
+ */
+struct nfqe_tunables *worker_tunables_publish(struct nfqe_tunables **slot,
+					      struct nfqe_tunables *t);
+void worker_tunables_retired(struct nfqe_tunables *old);
+
 struct flow;
 struct flowtable;
 

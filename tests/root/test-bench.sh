@@ -20,7 +20,7 @@ BENCH=$NFQE_SOURCE_ROOT/bench/nfqe-bench
 command -v ipset >/dev/null || skip "ipset not installed (offload-raw)"
 [ "$(nproc)" -ge 2 ] || skip "needs 2 CPUs (generator and readers apart)"
 
-bash "$BENCH" throughput --build "$NFQE_BUILD_ROOT" --reps 1 --search-steps 1 \
+bash "$BENCH" throughput --build "$NFQE_BUILD_ROOT" --reps 1 --search-steps 3 \
 	--search-duration 0.5 --duration 0.5 --rates 50% \
 	--readers ceiling,ceiling-ipset,nfqe-1q,nfqe-2q,offload-raw \
 	--json "$T/bench.json" >"$T/bench.out" 2>"$T/bench.err" ||
