@@ -320,6 +320,20 @@ static void test_alternating(void **state)
 	vbatch_free(vb);
 }
 
+/* Build @vb and check its per-verdict counts. */
+static void build_counts(struct vbatch *vb, unsigned accepts, unsigned drops,
+			 unsigned repeats, unsigned others)
+{
+	struct vbatch_out out;
+
+	vbatch_build(vb, 1, &out);
+	assert_int_equal(out.accepts, accepts);
+	assert_int_equal(out.drops, drops);
+	assert_int_equal(out.repeats, repeats);
+	assert_int_equal(out.others, others);
+	assert_int_equal(out.verdicts, accepts + drops + repeats + others);
+}
+
 /* Everything at once: order kept, each break where it belongs. */
 static void test_mixed(void **state)
 {
@@ -344,6 +358,8 @@ static void test_mixed(void **state)
 	      { T_BATCH, 109, NF_ACCEPT, NO_MARK },
 	      { T_VERDICT, 110, NF_QUEUE_NR(3), NO_MARK },
 	      { T_VERDICT, 111, NF_DROP, NO_MARK });
+	/* the per-verdict counts, one run at a time */
+	build_counts(vb, 8, 2, 0, 1);
 	vbatch_free(vb);
 }
 
@@ -363,6 +379,7 @@ static void test_verdict_values(void **state)
 	      { T_VERDICT, 5, NF_REPEAT, NO_MARK },
 	      { T_VERDICT, 6, NF_STOP, NO_MARK });
 	assert_int_equal(NF_QUEUE_NR(3), (3 << 16) | NF_QUEUE);
+	build_counts(vb, 0, 0, 1, 4);	/* queue with any number, stop: other */
 	vbatch_free(vb);
 }
 
@@ -554,15 +571,18 @@ static void test_drop_upto(void **state)
 	add(vb, 12, NF_ACCEPT, NO_MARK);
 	assert_int_equal(vbatch_drop_upto(vb, 9), 0);
 	assert_int_equal(vbatch_count(vb), 3);
-	assert_int_equal(vbatch_verdict(vb, 0), NF_ACCEPT);
-	assert_int_equal(vbatch_verdict(vb, 1), NF_DROP);
+	vbatch_build(vb, 1, &out);
+	assert_int_equal(out.accepts, 2);
+	assert_int_equal(out.drops, 1);
 	assert_int_equal(vbatch_drop_upto(vb, 11), 2);
 	assert_int_equal(vbatch_count(vb), 1);
 	assert_int_equal(vbatch_oldest_ns(vb), 1012);
 	/* what is left moved to the front: the worker counts the verdicts
-	 * it sends from there */
-	assert_int_equal(vbatch_verdict(vb, 0), NF_ACCEPT);
+	 * it sends from the build */
 	vbatch_build(vb, 1, &out);
+	assert_int_equal(out.verdicts, 1);
+	assert_int_equal(out.accepts, 1);
+	assert_int_equal(out.drops, 0);
 	assert_int_equal(parse(&out, m, 8), 1);
 	assert_int_equal(m[0].id, 12);
 	assert_int_equal(vbatch_drop_upto(vb, 12), 1);

@@ -110,11 +110,6 @@ unsigned vbatch_count(const struct vbatch *vb)
 	return vb->count;
 }
 
-uint32_t vbatch_verdict(const struct vbatch *vb, unsigned i)
-{
-	return vb->entry[i].verdict;
-}
-
 uint64_t vbatch_oldest_ns(const struct vbatch *vb)
 {
 	return vb->count ? vb->entry[0].recv_ns : 0;
@@ -151,17 +146,37 @@ static char *vb_put_msg(char *p, uint16_t queue, int type, uint32_t seq,
 	return p + nlh->nlmsg_len;
 }
 
+/* Count a run of @n packets with @verdict into @ret's per-verdict fields. */
+static void vb_count_run(struct vbatch_out *ret, uint32_t verdict, unsigned n)
+{
+	switch (verdict & NF_VERDICT_MASK) {
+	case NF_ACCEPT:
+		ret->accepts += n;
+		break;
+	case NF_DROP:
+		ret->drops += n;
+		break;
+	case NF_REPEAT:
+		ret->repeats += n;
+		break;
+	default:
+		ret->others += n;
+	}
+}
+
 void vbatch_build(struct vbatch *vb, uint32_t seq, struct vbatch_out *ret)
 {
 	char *p = vb->buf;
 	unsigned i = 0, nbatch = 0, nverdict = 0;
 
+	*ret = (struct vbatch_out){ 0 };
 	while (i < vb->count) {
 		unsigned j = i;
 
 		while (j + 1 < vb->count &&
 		       vb_same_run(&vb->entry[j], &vb->entry[j + 1]))
 			j++;
+		vb_count_run(ret, vb->entry[i].verdict, j - i + 1);
 		if (j > i) {
 			p = vb_put_msg(p, vb->queue, NFQNL_MSG_VERDICT_BATCH,
 				       seq++, &vb->entry[j]);

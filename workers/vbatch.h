@@ -41,8 +41,6 @@ int vbatch_add(struct vbatch *vb, uint32_t id, uint32_t verdict,
 	       bool has_mark, uint32_t mark, uint64_t recv_ns);
 
 unsigned vbatch_count(const struct vbatch *vb);
-/* The verdict held at position @i, 0 the oldest, below vbatch_count(). */
-uint32_t vbatch_verdict(const struct vbatch *vb, unsigned i);
 /* Receive time of the oldest held verdict; 0 when empty. */
 uint64_t vbatch_oldest_ns(const struct vbatch *vb);
 
@@ -61,6 +59,9 @@ struct vbatch_out {
 	unsigned	verdicts;	/* packets covered */
 	unsigned	batch_msgs;	/* NFQNL_MSG_VERDICT_BATCH messages */
 	unsigned	verdict_msgs;	/* NFQNL_MSG_VERDICT messages */
+	/* packets covered by verdict (NF_VERDICT_MASK): NF_ACCEPT, NF_DROP,
+	 * NF_REPEAT, anything else (NF_QUEUE, NF_STOP) */
+	unsigned	accepts, drops, repeats, others;
 };
 
 /*

@@ -467,7 +467,6 @@ void worker_tunables_retired(struct nfqe_tunables *old)
  */
 static void wk_flush(struct worker *w, enum worker_flush_reason reason)
 {
-	uint64_t kinds[VK_MAX] = { 0 };
 	struct vbatch_out out;
 	uint64_t t;
 
@@ -502,10 +501,10 @@ static void wk_flush(struct worker *w, enum worker_flush_reason reason)
 		break;
 	}
 	pthread_mutex_unlock(&w->wd_lock);
-	for (unsigned i = 0; i < out.verdicts; i++)
-		kinds[vkind_of(vbatch_verdict(w->vb, i))]++;
-	for (int k = 0; k < VK_MAX; k++)
-		ST_ADD(w->st.verdicts[k], kinds[k]);
+	ST_ADD(w->st.verdicts[VK_ACCEPT], out.accepts);
+	ST_ADD(w->st.verdicts[VK_DROP], out.drops);
+	ST_ADD(w->st.verdicts[VK_REPEAT], out.repeats);
+	ST_ADD(w->st.verdicts[VK_QUEUE], out.others);
 	vbatch_account_hold(w->vb, t, &w->st.hold);
 	vbatch_reset(w->vb);
 	w->flushed_mid_burst = reason != FLUSH_BURST_END;
