@@ -81,6 +81,14 @@ static void family(FILE *f, const char *name, const char *type,
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A family of one unlabelled sample. */
+static void sample(FILE *f, const char *name, const char *type,
+		   const char *help, uint64_t value)
+{
+	family(f, name, type, help);
+	fprintf(f, "%s %" PRIu64 "\n", name, value);
+}
+
 static uint64_t stat_word(const struct worker_stats *s, size_t offset)
 {
 	return *(const uint64_t *)((const char *)s + offset);
@@ -226,25 +234,22 @@ static void write_kernel(FILE *f, const struct report *r)
 
 static void write_conntrack(FILE *f, const struct ct_stats *ct)
 {
-	family(f, "nfqe_conntrack_entries", "gauge",
-	       "Conntrack entries in nfqe's network namespace.");
-	fprintf(f, "nfqe_conntrack_entries %" PRIu64 "\n", ct->entries);
-	family(f, "nfqe_conntrack_clashres_total", "counter",
-	       "Conntrack insert clashes resolved (the packet kept going).");
-	fprintf(f, "nfqe_conntrack_clashres_total %" PRIu64 "\n",
-		ct->clashres);
-	family(f, "nfqe_conntrack_insert_failed_total", "counter",
+	sample(f, "nfqe_conntrack_entries", "gauge",
+	       "Conntrack entries in nfqe's network namespace.",
+	       ct->entries);
+	sample(f, "nfqe_conntrack_clashres_total", "counter",
+	       "Conntrack insert clashes resolved (the packet kept going).",
+	       ct->clashres);
+	sample(f, "nfqe_conntrack_insert_failed_total", "counter",
 	       "Conntrack insert clashes not resolved (the packet was "
-	       "dropped).");
-	fprintf(f, "nfqe_conntrack_insert_failed_total %" PRIu64 "\n",
-		ct->insert_failed);
-	family(f, "nfqe_conntrack_drop_total", "counter",
-	       "Packets dropped because the conntrack table was full.");
-	fprintf(f, "nfqe_conntrack_drop_total %" PRIu64 "\n", ct->drop);
-	family(f, "nfqe_conntrack_early_drop_total", "counter",
-	       "Conntrack entries evicted early to make room.");
-	fprintf(f, "nfqe_conntrack_early_drop_total %" PRIu64 "\n",
-		ct->early_drop);
+	       "dropped).",
+	       ct->insert_failed);
+	sample(f, "nfqe_conntrack_drop_total", "counter",
+	       "Packets dropped because the conntrack table was full.",
+	       ct->drop);
+	sample(f, "nfqe_conntrack_early_drop_total", "counter",
+	       "Conntrack entries evicted early to make room.",
+	       ct->early_drop);
 }
 
 static void write_offload(FILE *f, const struct report *r)
@@ -252,21 +257,20 @@ static void write_offload(FILE *f, const struct report *r)
 	struct offload_counts c;
 
 	report_offload_counts(r, &c);
-	family(f, "nfqe_offload_flows_total", "counter",
+	sample(f, "nfqe_offload_flows_total", "counter",
 	       "Distinct flows offloaded, each counted once at its first "
 	       "bypass (without a flow record, as with [flows] enable = no: "
-	       "every bypass).");
-	fprintf(f, "nfqe_offload_flows_total %" PRIu64 "\n", c.flows);
-	family(f, "nfqe_offload_bypasses_total", "counter",
+	       "every bypass).",
+	       c.flows);
+	sample(f, "nfqe_offload_bypasses_total", "counter",
 	       "Bypasses programmed (forward: repeat verdicts with the "
 	       "offload mark, raw: additions to the two kernel sets); a "
 	       "flow counts again for each packet that reached nfqe after "
-	       "its offload.");
-	fprintf(f, "nfqe_offload_bypasses_total %" PRIu64 "\n", c.bypasses);
-	family(f, "nfqe_offload_repeat_verdicts_total", "counter",
-	       "Forward mode: NF_REPEAT verdicts carrying the offload mark.");
-	fprintf(f, "nfqe_offload_repeat_verdicts_total %" PRIu64 "\n",
-		c.repeat_verdicts);
+	       "its offload.",
+	       c.bypasses);
+	sample(f, "nfqe_offload_repeat_verdicts_total", "counter",
+	       "Forward mode: NF_REPEAT verdicts carrying the offload mark.",
+	       c.repeat_verdicts);
 	family(f, "nfqe_offload_set_adds_total", "counter",
 	       "Raw mode: kernel set elements added (two per bypass), by "
 	       "result: ok, refused by the kernel, unsent (sendmsg failed).");
@@ -275,20 +279,18 @@ static void write_offload(FILE *f, const struct report *r)
 		"\n"
 		"nfqe_offload_set_adds_total{result=\"unsent\"} %" PRIu64 "\n",
 		c.set_adds_ok, c.set_adds_refused, c.set_adds_unsent);
-	family(f, "nfqe_offload_below_depth_total", "counter",
+	sample(f, "nfqe_offload_below_depth_total", "counter",
 	       "Packets of offloaded flows accepted before the flow reached "
-	       "[offload] depth.");
-	fprintf(f, "nfqe_offload_below_depth_total %" PRIu64 "\n",
-		c.below_depth);
-	family(f, "nfqe_offload_unsupported_total", "counter",
+	       "[offload] depth.",
+	       c.below_depth);
+	sample(f, "nfqe_offload_unsupported_total", "counter",
 	       "Raw mode: packets without ports (or fragments), accepted in "
-	       "user space instead of offloaded.");
-	fprintf(f, "nfqe_offload_unsupported_total %" PRIu64 "\n",
-		c.unsupported);
-	family(f, "nfqe_offload_loops_total", "counter",
+	       "user space instead of offloaded.",
+	       c.unsupported);
+	sample(f, "nfqe_offload_loops_total", "counter",
 	       "Forward mode: packets that came back with the offload mark "
-	       "(the rules that save it are missing?), accepted.");
-	fprintf(f, "nfqe_offload_loops_total %" PRIu64 "\n", c.loops);
+	       "(the rules that save it are missing?), accepted.",
+	       c.loops);
 }
 
 /* Instances of the current policy: a reload starts them at zero. */
@@ -342,11 +344,10 @@ int metrics_write(FILE *f, const struct report *r,
 		write_offload(f, r);
 	if (r->ninspectors)
 		write_inspectors(f, r);
-	family(f, "nfqe_control_refused_total", "counter",
+	sample(f, "nfqe_control_refused_total", "counter",
 	       "Control socket peers refused (neither root nor in the "
-	       "control group).");
-	fprintf(f, "nfqe_control_refused_total %" PRIu64 "\n",
-		x->control_refused);
+	       "control group).",
+	       x->control_refused);
 	if (x->hook)
 		x->hook(x->hook_ctx, f);
 	return ferror(f) ? -EIO : 0;
