@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 
 #include <libmnl/libmnl.h>
+#include <libnetfilter_queue/libnetfilter_queue.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
@@ -26,19 +27,14 @@
 
 #define PROBE_TIMEOUT_MS	1000
 
+/* libnetfilter_queue's header, with @flags and @seq */
 static struct nlmsghdr *nfq_hdr_put(void *buf, uint16_t type, uint16_t queue,
 				    uint16_t flags, uint32_t seq)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nfgenmsg *nfg;
+	struct nlmsghdr *nlh = nfq_nlmsg_put(buf, type, queue);
 
-	nlh->nlmsg_type = (NFNL_SUBSYS_QUEUE << 8) | type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	nlh->nlmsg_flags |= flags;
 	nlh->nlmsg_seq = seq;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = AF_UNSPEC;
-	nfg->version = NFNETLINK_V0;
-	nfg->res_id = htons(queue);
 	return nlh;
 }
 
@@ -130,10 +126,6 @@ int ctglue_verdict_build(void *buf, size_t len, uint16_t queue, uint32_t id,
 			 uint32_t verdict, bool set_mark, uint32_t mark,
 			 uint32_t ctmark, uint32_t ctmask, uint32_t seq)
 {
-	struct nfqnl_msg_verdict_hdr vh = {
-		.verdict = htonl(verdict),
-		.id = htonl(id),
-	};
 	struct nlmsghdr *nlh;
 	struct nlattr *nest;
 
@@ -141,9 +133,9 @@ int ctglue_verdict_build(void *buf, size_t len, uint16_t queue, uint32_t id,
 		return -ENOSPC;
 	memset(buf, 0, CTGLUE_VERDICT_MAX);
 	nlh = nfq_hdr_put(buf, NFQNL_MSG_VERDICT, queue, 0, seq);
-	mnl_attr_put(nlh, NFQA_VERDICT_HDR, sizeof(vh), &vh);
+	nfq_nlmsg_verdict_put(nlh, (int)id, (int)verdict);
 	if (set_mark)
-		mnl_attr_put_u32(nlh, NFQA_MARK, htonl(mark));
+		nfq_nlmsg_verdict_put_mark(nlh, mark);
 	nest = mnl_attr_nest_start(nlh, NFQA_CT);
 	mnl_attr_put_u32(nlh, CTA_MARK, htonl(ctmark));
 	mnl_attr_put_u32(nlh, CTA_MARK_MASK, htonl(ctmask));
