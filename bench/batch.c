@@ -33,6 +33,8 @@
 #include <linux/netfilter/nfnetlink_queue.h>
 #include <libnetfilter_queue/libnetfilter_queue.h>
 
+#include "tool.h"
+
 #define BATCH_SECONDS_MAX	3600
 #define BATCH_BURST_MAX		1024
 #define BATCH_RCVBUF		(32 << 20)
@@ -63,28 +65,6 @@ static volatile sig_atomic_t stop;
 static void on_signal(int sig)
 {
 	stop = 1;
-}
-
-static int config_send(struct batchref *br, bool fail_open)
-{
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh;
-	uint32_t flags = NFQA_CFG_F_GSO;
-
-	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, br->queue);
-	nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
-	if (mnl_socket_sendto(br->nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-
-	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, br->queue);
-	nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, BATCH_COPY_RANGE);
-	if (fail_open)
-		flags |= NFQA_CFG_F_FAIL_OPEN;
-	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
-	mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(flags));
-	if (mnl_socket_sendto(br->nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	return 0;
 }
 
 /* One NFQNL_MSG_VERDICT_BATCH: NF_ACCEPT for every id up to @id. */
@@ -204,7 +184,6 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART */
 	const char *ready_file = NULL;
 	unsigned long timeout = BATCH_SECONDS_MAX, v;
 	unsigned int burst_max = 64, queue = 0;
@@ -255,14 +234,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (cpu >= 0) {
-		cpu_set_t set;
-
-		CPU_ZERO(&set);
-		CPU_SET(cpu, &set);
-		if (sched_setaffinity(0, sizeof(set), &set) < 0)
-			fprintf(stderr, "nfqe-batchref: cannot pin to CPU %d: %m\n", cpu);
-	}
+	if (cpu >= 0)
+		tool_pin_cpu("nfqe-batchref", cpu);
 
 	br = calloc(1, sizeof(*br));
 	if (!br) {
@@ -300,22 +273,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "nfqe-batchref: SO_RCVBUFFORCE %d: %m\n", rcvbuf);
 	/* a full socket buffer is counted by the kernel (user_dropped) */
 	mnl_socket_setsockopt(br->nl, NETLINK_NO_ENOBUFS, &one, sizeof(one));
-	if (config_send(br, fail_open) < 0) {
+	if (tool_queue_bind(br->nl, br->queue, BATCH_COPY_RANGE, fail_open) < 0) {
 		fprintf(stderr, "nfqe-batchref: bind queue %u: %m\n", br->queue);
 		goto err_close;
 	}
 
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGALRM, &sa, NULL);
-	alarm(timeout);
-	if (ready_file) {
-		FILE *f = fopen(ready_file, "w");
-
-		if (!f || fputs("ready\n", f) < 0 || fclose(f) != 0) {
-			fprintf(stderr, "nfqe-batchref: cannot write %s\n", ready_file);
-			goto err_close;
-		}
+	tool_stop_signals(on_signal, timeout);
+	if (ready_file && tool_ready_file(ready_file) < 0) {
+		fprintf(stderr, "nfqe-batchref: cannot write %s\n", ready_file);
+		goto err_close;
 	}
 
 	rc = batchref_run(br) < 0 ? 1 : 0;

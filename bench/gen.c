@@ -69,6 +69,7 @@
 #include <unistd.h>
 
 #include "payload.h"
+#include "tool.h"
 
 #define GEN_SECONDS_MAX		600
 #define GEN_BURST_MAX		1024
@@ -686,16 +687,6 @@ err_close:
 	return -EIO;
 }
 
-static void pin_cpu(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) < 0)
-		fprintf(stderr, "nfqe-gen: cannot pin to CPU %d: %m (running unpinned)\n", cpu);
-}
-
 static void report(const struct gen_conf *conf, const struct gen_stats *st, double seconds)
 {
 	double pps = seconds > 0 ? st->sent / seconds : 0;
@@ -742,7 +733,7 @@ int main(int argc, char **argv)
 	if (fd < 0)
 		return 1;
 	if (conf.cpu >= 0)
-		pin_cpu(conf.cpu);
+		tool_pin_cpu("nfqe-gen", conf.cpu);
 
 	/* only the headers and the payload head differ between flows */
 	templates = calloc(conf.flows, GEN_TEMPLATE_LEN);

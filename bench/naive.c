@@ -29,6 +29,8 @@
 #include <linux/netfilter/nfnetlink_queue.h>
 #include <libnetfilter_queue/libnetfilter_queue.h>
 
+#include "tool.h"
+
 #define NAIVE_SECONDS_MAX	3600
 
 struct naive {
@@ -77,28 +79,6 @@ static int packet_cb(const struct nlmsghdr *nlh, void *data)
 	return verdict_send(nv, ntohl(ph->packet_id));
 }
 
-static int config_send(struct naive *nv, bool fail_open)
-{
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh;
-	uint32_t flags = NFQA_CFG_F_GSO;
-
-	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, nv->queue);
-	nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
-	if (mnl_socket_sendto(nv->nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-
-	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, nv->queue);
-	nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, 0xffff);
-	if (fail_open)
-		flags |= NFQA_CFG_F_FAIL_OPEN;
-	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
-	mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(flags));
-	if (mnl_socket_sendto(nv->nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	return 0;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -122,7 +102,6 @@ int main(int argc, char **argv)
 		{ 0 }
 	};
 	struct naive nv = { 0 };
-	struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART */
 	const char *ready_file = NULL;
 	bool fail_open = false;
 	unsigned long timeout = NAIVE_SECONDS_MAX, v;
@@ -168,14 +147,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (cpu >= 0) {
-		cpu_set_t set;
-
-		CPU_ZERO(&set);
-		CPU_SET(cpu, &set);
-		if (sched_setaffinity(0, sizeof(set), &set) < 0)
-			fprintf(stderr, "nfqe-naive: cannot pin to CPU %d: %m\n", cpu);
-	}
+	if (cpu >= 0)
+		tool_pin_cpu("nfqe-naive", cpu);
 
 	buf = malloc(buf_size);
 	nv.verdict_buf = malloc(MNL_SOCKET_BUFFER_SIZE);
@@ -194,7 +167,7 @@ int main(int argc, char **argv)
 		goto out_close;
 	}
 	nv.portid = mnl_socket_get_portid(nv.nl);
-	if (config_send(&nv, fail_open) < 0) {
+	if (tool_queue_bind(nv.nl, nv.queue, 0xffff, fail_open) < 0) {
 		fprintf(stderr, "nfqe-naive: bind queue %u: %m\n", nv.queue);
 		rc = 1;
 		goto out_close;
@@ -202,18 +175,11 @@ int main(int argc, char **argv)
 	/* as in nf-queue.c: a full socket buffer must not end the reader */
 	mnl_socket_setsockopt(nv.nl, NETLINK_NO_ENOBUFS, &one, sizeof(one));
 
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGALRM, &sa, NULL);
-	alarm(timeout);
-	if (ready_file) {
-		FILE *f = fopen(ready_file, "w");
-
-		if (!f || fputs("ready\n", f) < 0 || fclose(f) != 0) {
-			fprintf(stderr, "nfqe-naive: cannot write %s\n", ready_file);
-			rc = 1;
-			goto out_close;
-		}
+	tool_stop_signals(on_signal, timeout);
+	if (ready_file && tool_ready_file(ready_file) < 0) {
+		fprintf(stderr, "nfqe-naive: cannot write %s\n", ready_file);
+		rc = 1;
+		goto out_close;
 	}
 
 	while (!stop) {

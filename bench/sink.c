@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "payload.h"
+#include "tool.h"
 
 #define SINK_SECONDS_MAX	3600
 #define SINK_BATCH		64
@@ -503,24 +504,6 @@ static uint64_t capture_drops(int fd)
 	return ps.tp_drops;
 }
 
-/* Created complete (write, then rename) so a poller never sees it half. */
-static int ready_file_create(const char *path)
-{
-	char tmp[4096];
-	int fd;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, "ready\n", 6) != 6 || close(fd) < 0 || rename(tmp, path) < 0) {
-		unlink(tmp);
-		return -EIO;
-	}
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	struct sink_conf conf = { .port = 9 };
@@ -549,7 +532,7 @@ int main(int argc, char **argv)
 	fd = conf.capture ? capture_open(conf.capture) : socket_open(conf.port);
 	if (fd < 0)
 		return 2;
-	if (conf.ready_file && ready_file_create(conf.ready_file) < 0) {
+	if (conf.ready_file && tool_ready_file(conf.ready_file) < 0) {
 		fprintf(stderr, "nfqe-sink: cannot create %s\n", conf.ready_file);
 		return 2;
 	}
