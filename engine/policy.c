@@ -408,12 +408,6 @@ int policy_reload(struct policy_root *root, struct policy *next)
 	return 0;
 }
 
-bool policy_offload(const struct policy_root *root, const struct policy *p,
-		    const struct nfqe_pkt *pkt, struct nfqe_verdict *ret)
-{
-	return offload_decide(root->offload, pkt, ret);
-}
-
 bool policy_inspect_verdict(enum inspect_result res, uint32_t mark,
 			    struct nfqe_verdict *ret)
 {
@@ -517,7 +511,7 @@ static inline void decide(const struct policy_root *root,
 		ret->verdict = NF_QUEUE_NR((uint32_t)a->queue);
 		break;
 	case RA_OFFLOAD:
-		final = policy_offload(root, p, pkt, ret);
+		final = offload_decide(root->offload, pkt, ret);
 		offloaded = true;
 		break;
 	case RA_INSPECT:

@@ -149,18 +149,6 @@ void policy_decide(void *ctx, const struct nfqe_pkt *pkt,
 		   struct nfqe_verdict *ret);
 
 /*
- * policy_offload - the kernel bypass of the "offload" action (offload.h):
- * called for every packet of a flow a rule offloads that still reaches
- * nfqe (the cached decision calls it again: a packet that was queued
- * before the bypass took effect, or whose kernel set element expired). It
- * writes the verdict into @ret and returns true when the decision is final
- * for the flow (false: below [offload] depth, decide the next one again).
- * Context: as policy_decide().
- */
-bool policy_offload(const struct policy_root *root, const struct policy *p,
-		    const struct nfqe_pkt *pkt, struct nfqe_verdict *ret);
-
-/*
  * policy_inspect_verdict - what an inspector's result @res (and @mark for
  * INSPECT_MARK) means for the packet: writes @ret, returns true when the
  * decision is final for the flow (INSPECT_FLOW_*). Exposed for the tests.
