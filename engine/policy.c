@@ -411,26 +411,22 @@ int policy_reload(struct policy_root *root, struct policy *next)
 bool policy_inspect_verdict(enum inspect_result res, uint32_t mark,
 			    struct nfqe_verdict *ret)
 {
+	bool final = res == INSPECT_FLOW_ACCEPT || res == INSPECT_FLOW_DROP ||
+		     res == INSPECT_FLOW_MARK;
+
 	switch (res) {
 	case INSPECT_DROP:
-		ret->verdict = NF_DROP;
-		return false;
-	case INSPECT_MARK:
-		ret->verdict = NF_ACCEPT;
-		ret->mark = mark;
-		ret->set_mark = true;
-		return false;
-	case INSPECT_FLOW_ACCEPT:
-		ret->verdict = NF_ACCEPT;
-		return true;
 	case INSPECT_FLOW_DROP:
 		ret->verdict = NF_DROP;
-		return true;
+		return final;
+	case INSPECT_MARK:
 	case INSPECT_FLOW_MARK:
-		ret->verdict = NF_ACCEPT;
 		ret->mark = mark;
 		ret->set_mark = true;
-		return true;
+		/* fall through */
+	case INSPECT_FLOW_ACCEPT:
+		ret->verdict = NF_ACCEPT;
+		return final;
 	case INSPECT_ACCEPT:
 	case INSPECT_MORE:
 	default:
