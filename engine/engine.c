@@ -162,7 +162,8 @@ static const char *const flow_state_names[] = {
 	"new", "established", "closing",
 };
 
-int engine_flows_print(void *ctx, unsigned n, FILE *out)
+/* Print the @n flows with the most packets to @out (main thread). */
+static int engine_flows_print(void *ctx, unsigned n, FILE *out)
 {
 	struct engine *e = ctx;
 	struct flow **top;
@@ -204,7 +205,8 @@ int engine_flows_print(void *ctx, unsigned n, FILE *out)
 	return got;
 }
 
-void engine_flows_metrics(void *ctx, FILE *out)
+/* Flow-table gauges in Prometheus text format. */
+static void engine_flows_metrics(void *ctx, FILE *out)
 {
 	struct engine *e = ctx;
 	struct flowtable_stats s;

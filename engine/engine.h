@@ -141,11 +141,6 @@ void report_write_json(FILE *f, const struct report *r);
 /* Write the JSON report to @path atomically (temp file + rename). */
 int report_write_json_file(const char *path, const struct report *r);
 
-/* Print the @n flows with the most packets to @out (main thread). */
-int engine_flows_print(void *ctx, unsigned n, FILE *out);
-/* Flow-table gauges in Prometheus text format. */
-void engine_flows_metrics(void *ctx, FILE *out);
-
 
 /* `nfqe rules ...`: print an iptables-restore file. Exit status. */
 int rules_main(int argc, char **argv);

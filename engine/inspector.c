@@ -105,13 +105,19 @@ static void inspector_destroy(struct inspector *in)
 	free(in);
 }
 
-struct inspector *inspector_get(struct inspector *in)
+/*
+ * Reference counting: inspector_get() takes a reference that keeps the
+ * instance (and its plug-in's code) alive beyond its set, inspector_put()
+ * drops it; the last one calls the plug-in's fini and dlclose()s it. Any
+ * thread (the flow table's call_rcu thread too). NULL is fine for put.
+ */
+static struct inspector *inspector_get(struct inspector *in)
 {
 	atomic_fetch_add_explicit(&in->refs, 1, memory_order_relaxed);
 	return in;
 }
 
-void inspector_put(struct inspector *in)
+static void inspector_put(struct inspector *in)
 {
 	if (!in)
 		return;

@@ -103,13 +103,4 @@ const char *inspector_plugin_name(const struct inspector *in);
 void inspector_stats_read(const struct inspector *in,
 			  struct inspector_stats *ret);
 
-/*
- * Reference counting: inspector_get() takes a reference that keeps the
- * instance (and its plug-in's code) alive beyond its set, inspector_put()
- * drops it; the last one calls the plug-in's fini and dlclose()s it. Any
- * thread (the flow table's call_rcu thread too). NULL is fine for put.
- */
-struct inspector *inspector_get(struct inspector *in);
-void inspector_put(struct inspector *in);
-
 #endif

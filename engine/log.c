@@ -9,21 +9,15 @@
 #include "log.h"
 
 static int log_level = LOG_INFO;
-static int log_prefix = -1;	/* -1: decide from JOURNAL_STREAM */
 
 void log_set_level(int prio)
 {
 	__atomic_store_n(&log_level, prio, __ATOMIC_RELAXED);
 }
 
-int log_get_level(void)
+static int log_get_level(void)
 {
 	return __atomic_load_n(&log_level, __ATOMIC_RELAXED);
-}
-
-void log_set_prefix(bool on)
-{
-	__atomic_store_n(&log_prefix, on ? 1 : 0, __ATOMIC_RELAXED);
 }
 
 int log_level_parse(const char *s)
@@ -47,15 +41,13 @@ int log_level_parse(const char *s)
 void nfqe_log(int prio, const char *fmt, ...)
 {
 	char line[1024];
-	int n = 0, prefix;
+	int n = 0;
 	va_list ap;
 
 	if (prio > log_get_level())
 		return;
-	prefix = __atomic_load_n(&log_prefix, __ATOMIC_RELAXED);
-	if (prefix < 0)
-		prefix = getenv("JOURNAL_STREAM") != NULL;
-	if (prefix)
+	/* under systemd (stderr to the journal): a <priority> prefix */
+	if (getenv("JOURNAL_STREAM"))
 		n = snprintf(line, sizeof(line), "<%d>", prio);
 	n += snprintf(line + n, sizeof(line) - n, "nfqe: ");
 	va_start(ap, fmt);

@@ -15,10 +15,8 @@
 #include <syslog.h>
 
 void log_set_level(int prio);
-int log_get_level(void);
 /* Parse "err", "warning", "notice", "info", "debug". -1 if unknown. */
 int log_level_parse(const char *s);
-void log_set_prefix(bool on);
 
 void nfqe_log(int prio, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -197,9 +197,11 @@ static int inspector_key(void *ctx, const char *section, const char *name,
 	return inspector_set_key(b->insp, section, name, value, err, errlen);
 }
 
-unsigned policy_builder_parsers(struct policy_builder *b,
-				struct config_section_parser *ret,
-				unsigned max)
+/* The section parsers for config_load_ext(): [rules] and [inspector NAME].
+ * Writes at most @max, returns how many. */
+static unsigned policy_builder_parsers(struct policy_builder *b,
+				       struct config_section_parser *ret,
+				       unsigned max)
 {
 	const struct config_section_parser p[] = {
 		{ "rules", false, rules_key, b },

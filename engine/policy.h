@@ -61,13 +61,6 @@ struct policy_builder *policy_builder_new(void);
 /* NULL is fine; so is a builder policy_build() has consumed. */
 void policy_builder_free(struct policy_builder *b);
 
-/*
- * The section parsers for config_load_ext(): [rules] and [inspector NAME].
- * Writes at most @max, returns how many.
- */
-unsigned policy_builder_parsers(struct policy_builder *b,
-				struct config_section_parser *ret,
-				unsigned max);
 
 /*
  * policy_config_load - config_load_ext() of @path with the policy's
