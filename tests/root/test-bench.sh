@@ -12,7 +12,10 @@
 #  - nfqe-2q used both queues and reports each worker's CPU per packet;
 #  - offload-raw: the warmed-up flows bypass the queue (nfqe sees under
 #    1 % of what the sink gets in the measured runs);
-#  - the ratios and every target line are there, met or not.
+#  - the ratios and every target line are there, met or not;
+#  - then a short shared-layout run (RPS to CPU 0, sink unpinned): the
+#    forwarding CPU's busy share in every run, the CPU-projected targets,
+#    no unaccounted loss, and nfqe-2q's fanout filling queue 0 only.
 source "$(dirname "$0")/../lib.sh"
 require_root
 BENCH=$NFQE_SOURCE_ROOT/bench/nfqe-bench
@@ -80,3 +83,23 @@ jq -e '.ratios.nfqe_1q_over_ceiling > 0 and .ratios.offload_raw_over_ceiling > 0
 	all(.ratios.targets[]; .met == true or .met == false or .value == null)' \
 	"$J" >/dev/null || fail "ratios: $(jq -c .ratios "$J")"
 ok "ratios: nfqe-1q/ceiling $(jq '.ratios.nfqe_1q_over_ceiling * 100 | round / 100' "$J"), offload-raw/ceiling $(jq '.ratios.offload_raw_over_ceiling * 100 | round / 100' "$J")"
+
+# The shared layout: RPS moves the router's forwarding to the readers' CPU,
+# the sink is left unpinned, the forwarding CPU's busy share is measured,
+# the CPU-projected ratios join the targets, and nfqe-2q uses fanout (all
+# packets in queue 0, forwarded by CPU 0).
+bash "$BENCH" throughput --build "$NFQE_BUILD_ROOT" --layout shared --reps 1 \
+	--search-steps 3 --search-duration 0.5 --duration 0.5 --rates 50% \
+	--readers ceiling,nfqe-1q,nfqe-2q \
+	--json "$T/shared.json" >"$T/shared.out" 2>"$T/shared.err" ||
+	fail "nfqe-bench throughput --layout shared: $(tail -5 "$T/shared.err")"
+S=$T/shared.json
+jq -e '.meta.layout == "shared" and .meta.rps_mask == "1" and .meta.sink_cpu == "none" and
+	([.runs[] | select(.fwd_cpu_busy_pct == null)] | length) == 0 and
+	([.runs[] | select(.unaccounted != 0)] | length) == 0 and
+	(.ratios.targets | length) == 9 and .ratios.fwd_cpu_capacity_pps.ceiling > 0' \
+	"$S" >/dev/null || fail "shared layout: $(jq -c '{meta, ratios}' "$S")"
+bad=$(jq -c '[.runs[] | select(.reader == "nfqe-2q") |
+	select((.split | length) != 2 or .split[0] == 0 or .split[1] != 0) | {rate, split}]' "$S")
+[ "$bad" = "[]" ] || fail "shared layout: nfqe-2q with fanout should fill queue 0 only: $bad"
+ok "shared layout: RPS on CPU 0, forwarding CPU measured, nfqe-2q all in queue 0 (fanout)"
