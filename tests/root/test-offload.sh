@@ -10,10 +10,14 @@
 # Bound on the packets nfqe sees: per flow, the depth, plus the packets of
 # the flow that were already queued when the bypass took effect. The bypass
 # is in place at the latest when the depth-th packet's verdict is sent,
-# hold_ns.max after it was received; allow 2 ms more for the kernel's
-# delivery to the socket, and one generator burst (32 frames over 16
-# flows: 2 packets of the flow back to back):
-#   extra per flow <= 2 + ceil((hold_max + 2 ms) * rate / flows)
+# hold_ns.max after it was received; allow 20 ms more for the kernel's
+# delivery to the socket (on a loaded machine the router's softirq work
+# can wait that long in ksoftirqd, the packets behind it queued before
+# the bypass), and one generator burst (32 frames over 16 flows: 2 packets
+# of the flow back to back):
+#   extra per flow <= 2 + ceil((hold_max + 20 ms) * rate / flows)
+# i.e. about 21 of a flow's 500 packets; a bypass that does not work
+# shows as all 500. (test-offload6 makes the counts exact instead.)
 # The offload counters (stats JSON "offload", nfqectl metrics) agree with
 # that: 16 flows offloaded, each counted once; every packet nfqe sees is
 # below the depth (7 of each flow) or a bypass of its flow, once at the
@@ -97,7 +101,7 @@ run_mode() {
 	total=$(jget "$stats" .total.packets)
 	repeat=$(jget "$stats" .total.repeat)
 	hold=$(jget "$stats" .total.hold_ns.max)
-	extra=$(( 2 + ((hold + 2000000) * RATE / FLOWS + 999999999) / 1000000000 ))
+	extra=$(( 2 + ((hold + 20000000) * RATE / FLOWS + 999999999) / 1000000000 ))
 	bound=$(( FLOWS * (DEPTH + extra) ))
 	per=$(awk -v t="$total" -v f=$FLOWS 'BEGIN { printf "%.2f", t / f }')
 	echo "$mode: $total packets reached nfqe ($per per flow; depth $DEPTH," \

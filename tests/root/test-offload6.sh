@@ -8,27 +8,29 @@
 # (addresses only inside them, no DAD, no link-local addresses, static
 # neighbours, forwarding on in the router). tests/udp-flows sends 8 UDP
 # flows (2 sources x 4 ports) of 250 datagrams each to [sink]:9 under
-# "default = offload" with [offload] depth = 4; the first rounds are 20 ms
-# apart, so a flow's bypass is in place before its next packet arrives.
+# "default = offload" with [offload] depth = 4, in two parts: 4 rounds,
+# then (once the kernel shows all 8 bypasses: set elements or connmarks)
+# the other 246. No packet can be queued before its flow's bypass is in
+# place, so the counts are exact, whatever the machine's timing.
 # For forward mode (NF_REPEAT + connmark) and raw mode (nfqe's -6s/-6d
 # ipsets in raw PREROUTING), it asserts:
 #  - the sink gets every datagram of every flow;
 #  - nfqe sees each flow's first 4 packets and no more (its flow table per
-#    flow; stats JSON in total), unless the hold time says a packet may
-#    have been queued before the bypass took effect (then that many more);
+#    flow; stats JSON in total);
 #  - raw: nfqe created NAME-6s/-6d as hash:ip,port,ip of family inet6, the
 #    rules of "nfqe rules --ipv6" name them, -6s holds the 8 flows and -6d
 #    the 2 (source, port 9, sink) elements, each flow tested in both;
 #    forward: the 8 conntrack entries carry the offload bit;
 #  - one flow's bypass taken away (its -6s element deleted, or its connmark
 #    cleared) brings its next packet back to nfqe, which programs the
-#    bypass again (element back, bit back); the flow's 3 later packets
-#    are delivered and only that one reaches nfqe;
+#    bypass again (element back, bit back); once it is back, the flow's
+#    2 later packets are delivered and only that one reached nfqe;
 #  - the counters: 8 flows offloaded (each counted once, also the renewed
 #    one), 3 x 8 packets below the depth, one bypass per other packet nfqe
 #    saw (8 + the renewal), in the stats JSON and nfqectl metrics.
-# ICMPv6 (MLD reports) is accepted ahead of the queue in raw mode: the
-# test counts UDP.
+# In raw mode ICMPv6 (the router's MLD reports) is accepted ahead of the
+# queue, by rules in place before the queue's: nfqe must see the test's 8
+# flows and nothing else.
 source "$(dirname "$0")/../lib.sh"
 # lab_sysctl (the lab itself is IPv4-only: this test builds its own)
 source "$NFQE_SOURCE_ROOT/bench/lab.sh"
@@ -49,8 +51,6 @@ FLOWS=$((${#SOURCES[@]} * PORTS))
 PER_FLOW=250
 N=$((FLOWS * PER_FLOW))
 DEPTH=4
-GAP_US=20000
-SLOW=$((DEPTH + 2))
 SET=nfqeoff6$$
 SINK6=fd00:6:2::2
 RENEW_SRC=${SOURCES[0]}	# the flow whose bypass the test takes away
@@ -158,12 +158,12 @@ recv_start() {
 	wait_for 10 test -e "$T/$1.ready" || fail "receiver $1 did not start: $(cat "$T/$1.err")"
 }
 
-# send NAME ARGS...: udp-flows send from the sender, slow rounds GAP_US apart
+# send NAME ARGS...: udp-flows send from the sender, rounds 100 us apart
 send() {
 	local name=$1
 	shift
 	ip netns exec "$NS_SND" "$UDPF" send --dst "$SINK6" --dport 9 --sport $SPORT \
-		--gap-us $GAP_US --pace-us 100 --timeout 60 "$@" \
+		--pace-us 100 --timeout 60 "$@" \
 		>"$T/$name.out" 2>"$T/$name.err" ||
 		fail "sender $name: $(cat "$T/$name.out" "$T/$name.err")"
 }
@@ -172,6 +172,13 @@ ct_marked() {
 	rtr conntrack -L -f ipv6 -p udp --mark 0x40000000/0x40000000 2>/dev/null |
 		grep -c "dst=$SINK6 .*dport=9 " || true
 }
+
+# bypasses MODE: how many flows the kernel bypasses now (raw: elements of
+# -6s, forward: conntrack entries with the offload bit)
+bypasses() {
+	if [ "$1" = raw ]; then set_entries "$SET-6s"; else ct_marked; fi
+}
+bypasses_are() { [ "$(bypasses "$1")" = "$2" ]; }
 
 rules6_flush() {
 	local t
@@ -183,7 +190,7 @@ rules6_flush() {
 
 run_mode() {
 	local mode=$1 conf=$T/nfqe-$1.conf stats=$T/stats-$1.json sock=$T/ctl-$$-$1.sock
-	local s k got total hold extra below flows bypasses src port line want
+	local s k got total below flows bypasses src port line want
 	local rules=$T/rules6-$mode recv=$T/recv-$mode.out
 
 	offload_conf "$conf" "$mode" "$stats" "$sock" "$DEPTH" "$SET"
@@ -209,16 +216,24 @@ run_mode() {
 			! grep -q -- "$SET-4" "$rules" ||
 			fail "raw: nfqe rules --ipv6 does not name the -6 sets: $(cat "$rules")"
 	fi
-	rtr ip6tables-restore --noflush <"$rules" ||
-		fail "$mode: ip6tables-restore refused: $(cat "$rules")"
 	if [ "$mode" = raw ]; then
+		# before the queue rules (they append their jump): the
+		# router's MLD reports must never reach the queue
 		rtr ip6tables -t raw -I PREROUTING 1 -p ipv6-icmp -j ACCEPT
 		rtr ip6tables -t raw -I OUTPUT 1 -p ipv6-icmp -j ACCEPT
 	fi
+	rtr ip6tables-restore --noflush <"$rules" ||
+		fail "$mode: ip6tables-restore refused: $(cat "$rules")"
 
 	recv_start "recv-$mode" $N
 	send "send-$mode" --src "${SOURCES[0]}" --src "${SOURCES[1]}" --ports $PORTS \
-		--count $PER_FLOW --slow $SLOW
+		--count $DEPTH
+	# the depth-th packet of each flow programs its bypass: wait for all
+	# of them before the rest, so that none of the rest reaches the queue
+	wait_for 10 bypasses_are "$mode" $FLOWS ||
+		fail "$mode: the kernel bypasses $(bypasses "$mode") flows after $DEPTH rounds, want $FLOWS: $(cat "$T/nfqe-$mode.err")"
+	send "send2-$mode" --src "${SOURCES[0]}" --src "${SOURCES[1]}" --ports $PORTS \
+		--count $((PER_FLOW - DEPTH))
 	wait "$RECV_PID" || fail "$mode: the sink did not get $N datagrams: $(cat "$recv" "$T/recv-$mode.err")"
 	got=$(awk '$1 == "received" { print $2 }' "$recv")
 	[ "$got" = $N ] || fail "$mode: the sink received $got of $N"
@@ -266,7 +281,10 @@ run_mode() {
 		[ "$k" = $((FLOWS - 1)) ] || fail "forward: $k marked entries after clearing one, want $((FLOWS - 1))"
 	fi
 	recv_start "renew-$mode" $RENEW
-	send "renew-$mode" --src "$RENEW_SRC" --ports 1 --count $RENEW --slow $RENEW
+	send "renew-$mode" --src "$RENEW_SRC" --ports 1 --count 1
+	wait_for 10 bypasses_are "$mode" $FLOWS ||
+		fail "$mode: the kernel bypasses $(bypasses "$mode") flows after the renewal, want $FLOWS"
+	send "renew2-$mode" --src "$RENEW_SRC" --ports 1 --count $((RENEW - 1))
 	wait "$RECV_PID" || fail "$mode: the sink did not get the $RENEW renewal datagrams: $(cat "$T/renew-$mode.out")"
 	if [ "$mode" = raw ]; then
 		rtr ipset -q test "$SET-6s" "$RENEW_SRC,udp:$RENEW_PORT,$SINK6" ||
@@ -289,33 +307,30 @@ run_mode() {
 		ok "raw: nfqe destroyed its sets at exit"
 	fi
 
-	# A packet queued before its flow's bypass took effect reaches nfqe
-	# too. The bypass is in place hold_ns.max after the depth-th packet
-	# was received at the latest; allow 2 ms more for the kernel's
-	# delivery. The flow's next packets come GAP_US apart.
+	# every packet after the depth-th was sent once its flow's bypass was
+	# in place: the counts are exact
 	total=$(jget "$stats" .total.packets)
-	hold=$(jget "$stats" .total.hold_ns.max)
-	extra=$(( (hold + 2000000) / (GAP_US * 1000) ))
-	echo "$mode: $total packets reached nfqe (depth $DEPTH, $FLOWS flows, hold max $hold ns: up to $extra more per flow)"
+	echo "$mode: $total packets reached nfqe (depth $DEPTH, $FLOWS flows, hold max $(jget "$stats" .total.hold_ns.max) ns)"
 	[ "$(jget "$stats" .total.kernel.id_sequence)" = "$total" ] ||
 		fail "$mode: kernel queued $(jget "$stats" .total.kernel.id_sequence), nfqe saw $total"
-	# the renewal: one more packet, and up to extra more of the renewed flow
-	[ "$total" -ge $((FLOWS * DEPTH + 1)) ] &&
-		[ "$total" -le $((FLOWS * (DEPTH + extra) + 1 + extra)) ] ||
-		fail "$mode: $total packets reached nfqe, want $((FLOWS * DEPTH + 1))..$((FLOWS * (DEPTH + extra) + 1 + extra))"
+	# per flow first, so that a failure names the flow
 	k=0
 	while read -r line; do
 		set -- $line
-		[ "$1" = 17 ] || continue
+		[ "$1" = proto ] && continue
+		[ "$1" = 17 ] || fail "$mode: nfqe saw a packet that is not the test's: $line"
 		[[ $2 = \[fd00:6:1::1[01]\]:300[0-3] && $3 = "[$SINK6]:9" ]] ||
 			fail "$mode: a flow nfqe should not have seen: $line"
 		want=$DEPTH
 		[ "$2" = "[$RENEW_SRC]:$RENEW_PORT" ] && want=$((DEPTH + 1))
-		[ "$5" -ge $want ] && [ "$5" -le $((want + extra)) ] && [ "$6" = 0 ] ||
-			fail "$mode: flow $2 -> $3: nfqe saw $5 + $6 packets, want $want..$((want + extra)) + 0"
+		[ "$5" = $want ] && [ "$6" = 0 ] ||
+			fail "$mode: flow $2 -> $3: nfqe saw $5 + $6 packets, want $want + 0"
 		k=$((k + 1))
 	done <"$T/flows-$mode"
 	[ "$k" = $FLOWS ] || fail "$mode: nfqe's flow table holds $k UDP flows, want $FLOWS: $(cat "$T/flows-$mode")"
+	# and the renewal's one packet
+	[ "$total" = $((FLOWS * DEPTH + 1)) ] ||
+		fail "$mode: $total packets reached nfqe, want $((FLOWS * DEPTH + 1)): $(cat "$T/flows-$mode")"
 	ok "$mode: nfqe saw the first $DEPTH packets of each flow (and the renewal), the kernel took the rest"
 
 	o() { jget "$stats" ".offload.$1"; }
@@ -324,7 +339,7 @@ run_mode() {
 	bypasses=$(o bypasses)
 	below=$(o below_depth)
 	[ "$flows" = $FLOWS ] || fail "$mode: $flows flows offloaded, want $FLOWS (once each)"
-	[ "$bypasses" -ge $((FLOWS + 1)) ] || fail "$mode: $bypasses bypasses, want >= $FLOWS + the renewal"
+	[ "$bypasses" = $((FLOWS + 1)) ] || fail "$mode: $bypasses bypasses, want $FLOWS + the renewal"
 	[ "$below" = $((FLOWS * (DEPTH - 1))) ] ||
 		fail "$mode: $below packets below depth, want $FLOWS x $((DEPTH - 1))"
 	[ $((bypasses + below)) = "$total" ] ||
