@@ -181,6 +181,29 @@ void report_print_line(FILE *f, const struct report *cur,
 	fflush(f);
 }
 
+/*
+ * The histogram's non-empty buckets, [low, high, count] in ns: a reader
+ * that keeps two reports can take the quantiles of what happened between
+ * them (nfqe-bench does).
+ */
+static void json_hist_buckets(FILE *f, const struct hist *h)
+{
+	const char *sep = "";
+
+	fprintf(f, ",\"buckets\":[");
+	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+		uint64_t high = i + 1 < HIST_BUCKETS ?
+				hist_bucket_low(i + 1) - 1 : h->max;
+
+		if (!h->bucket[i])
+			continue;
+		fprintf(f, "%s[%" PRIu64 ",%" PRIu64 ",%" PRIu64 "]", sep,
+			hist_bucket_low(i), high, h->bucket[i]);
+		sep = ",";
+	}
+	fputc(']', f);
+}
+
 static void json_stats(FILE *f, const struct worker_stats *s,
 		       const struct nfq_kstats *k)
 {
@@ -190,7 +213,7 @@ static void json_stats(FILE *f, const struct worker_stats *s,
 		",\"flushes\":%" PRIu64 ",\"flushed\":%" PRIu64
 		",\"mean_batch\":%.3f,\"batch_msgs\":%" PRIu64
 		",\"verdict_msgs\":%" PRIu64 ",\"bursts\":%" PRIu64
-		",\"mean_burst\":%.3f,\"flush_burst_end\":%" PRIu64
+		",\"burst_pkts\":%" PRIu64 ",\"mean_burst\":%.3f,\"flush_burst_end\":%" PRIu64
 		",\"flush_batch_full\":%" PRIu64 ",\"flush_hold\":%" PRIu64
 		",\"flush_stop\":%" PRIu64 ",\"enobufs\":%" PRIu64
 		",\"malformed\":%" PRIu64 ",\"send_errors\":%" PRIu64
@@ -202,7 +225,7 @@ static void json_stats(FILE *f, const struct worker_stats *s,
 		s->verdicts[VK_DROP], s->verdicts[VK_REPEAT],
 		s->verdicts[VK_QUEUE], s->flushes, s->flushed,
 		ratio(s->flushed, s->flushes), s->batch_msgs, s->verdict_msgs,
-		s->bursts, ratio(s->burst_pkts, s->bursts),
+		s->bursts, s->burst_pkts, ratio(s->burst_pkts, s->bursts),
 		s->flush_reason[FLUSH_BURST_END],
 		s->flush_reason[FLUSH_BATCH_FULL], s->flush_reason[FLUSH_HOLD],
 		s->flush_reason[FLUSH_STOP], s->enobufs, s->malformed,
@@ -215,10 +238,12 @@ static void json_stats(FILE *f, const struct worker_stats *s,
 			pkt_error_name(e), s->malformed_by[e]);
 	fprintf(f, "},\"hold_ns\":{\"p50\":%" PRIu64 ",\"p99\":%" PRIu64
 		",\"p999\":%" PRIu64 ",\"max\":%" PRIu64 ",\"count\":%" PRIu64
-		",\"sum\":%" PRIu64 "}",
+		",\"sum\":%" PRIu64,
 		hist_quantile(&s->hold, 0.50), hist_quantile(&s->hold, 0.99),
 		hist_quantile(&s->hold, 0.999), s->hold.max, s->hold.count,
 		s->hold.sum);
+	json_hist_buckets(f, &s->hold);
+	fputc('}', f);
 	fprintf(f, ",\"kernel\":{\"queue_total\":%" PRIu32
 		",\"queue_dropped\":%" PRIu64 ",\"user_dropped\":%" PRIu64
 		",\"id_sequence\":%" PRIu64 "}",

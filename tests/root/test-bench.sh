@@ -12,6 +12,8 @@
 #  - nfqe-2q used both queues and reports each worker's CPU per packet;
 #  - offload-raw: the warmed-up flows bypass the queue (nfqe sees under
 #    1 % of what the sink gets in the measured runs);
+#  - hold time per run: samples of the run's own packets only (not the
+#    offload warm-up's), with quantiles exactly when there are samples;
 #  - the ratios and every target line are there, met or not;
 #  - then a short shared-layout run (RPS to CPU 0, sink unpinned): the
 #    forwarding CPU's busy share in every run, the CPU-projected targets,
@@ -76,6 +78,26 @@ bad=$(jq -c '[.runs[] | select(.reader == "offload-raw") |
 [ "$bad" = "[]" ] || fail "offload-raw: the flows did not bypass the queue: $bad"
 ok "offload-raw: $(jq -r '[.runs[] | select(.reader == "offload-raw")][0] |
 	"nfqe saw \(.reader_packets) of \(.received) packets"' "$J")"
+
+# nfqe's counts are the window's: each packet the kernel queued in the
+# run was verdicted by nfqe in it, or lost to a full socket (user_dropped)
+bad=$(jq -c '[.runs[] | select(.reader | test("^(nfqe|offload)")) |
+	select(.reader_packets + .user_dropped != .queued) |
+	{reader, rate, queued, reader_packets, user_dropped}]' "$J")
+[ "$bad" = "[]" ] || fail "nfqe's packets in a run are not what the kernel queued: $bad"
+ok "nfqe's packets per run == the kernel's id sequence delta - user_dropped"
+
+# hold time of the run's own packets (the histogram's gain over the
+# window, bench/hist.jq): never more samples than the run queued (the
+# offload warm-up's ~1000 packets left out), quantiles when there are any
+bad=$(jq -c '[.runs[] | select(.reader | test("^(nfqe|offload)")) |
+	select(.hold_samples == null or .hold_samples > .reader_packets or
+	       (.reader_packets > 0 and .hold_samples == 0) or
+	       ((.hold_samples > 0) != (.hold_p99_us != null))) |
+	{reader, rate, reader_packets, hold_samples, hold_p99_us}]' "$J")
+[ "$bad" = "[]" ] || fail "hold samples do not match the run's packets: $bad"
+ok "hold quantiles of each run's own packets: $(jq -r '[.runs[] | select(.reader == "offload-raw")][0] |
+	"offload-raw \(.hold_samples) samples for \(.reader_packets) queued"' "$J")"
 
 jq -e '.ratios.nfqe_1q_over_ceiling > 0 and .ratios.offload_raw_over_ceiling > 0 and
 	.ratios.offload_raw_over_ceiling_ipset > 0 and .ratios.ceiling_ipset_over_ceiling > 0 and

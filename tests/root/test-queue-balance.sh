@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # --queue-balance 0:1 with 2 workers: 20k UDP packets from 16 source
 # addresses are all delivered, both queues are used, and nfqe's counts equal
-# the kernel's.
+# the kernel's. The stats JSON's hold buckets give nfqe's own quantiles
+# through bench/hist.jq (how nfqe-bench measures a run's hold time).
 source "$(dirname "$0")/../lib.sh"
 require_root
 N=20000
@@ -42,5 +43,14 @@ done
 for f in queue_dropped user_dropped; do
 	[ "$(jget "$S" .total.kernel.$f)" = 0 ] || fail "kernel $f not 0"
 done
+# the hold histogram's buckets (what nfqe-bench takes a run's quantiles
+# from, bench/hist.jq) hold every sample and give nfqe's own quantiles
+for h in .total ".queues[0]" ".queues[1]"; do
+	got=$(jq -c -L "$NFQE_SOURCE_ROOT/bench" "include \"hist\";
+		$h.hold_ns | [window_hold(null; .) | .p50, .p99, .p999, .count]" "$S")
+	want=$(jq -c "$h.hold_ns | [.p50, .p99, .p999, .count]" "$S")
+	[ "$got" = "$want" ] || fail "$h: hold from the buckets $got, nfqe's own $want"
+done
+ok "hold buckets give nfqe's own p50, p99, p999 and count, in total and per queue"
 mb=$(jget "$S" .total.mean_batch)
 ok "mean batch $mb, hold p99 $(jget "$S" .total.hold_ns.p99) ns"
