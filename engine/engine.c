@@ -25,6 +25,7 @@
 #include "inspector.h"
 #include "control.h"
 #include "engine.h"
+#include "lastgasp.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -49,6 +50,7 @@ struct engine {
 	bool			rcu_registered;
 	bool			stuck;		/* a worker did not stop */
 	bool			handed_over;	/* takeover: queues given away */
+	int			kstats_fd;	/* nfq_kstats_open()'s, or -errno */
 	uint64_t		takeover_from;	/* CLOCK_MONOTONIC of the pause */
 	uint64_t		takeover_gap_ns; /* pause to our workers' start */
 };
@@ -61,6 +63,23 @@ static uint64_t mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/*
+ * With fail-open, a fatal signal (a plug-in's crash) closes the queues and
+ * accepts what they hold before the process dies and the kernel drops it
+ * (lastgasp.h). Armed while this process owns the bound sockets.
+ */
+static void engine_lastgasp_arm(struct engine *e)
+{
+	int ret;
+
+	if (!e->cfg.fail_open)
+		return;
+	ret = lastgasp_arm(e->workers, e->nworkers, e->kstats_fd);
+	if (ret < 0)
+		log_warn("fatal-signal handler: %s: a crash drops what the "
+			 "queues hold", strerror(-ret));
 }
 
 /* Tunables as published: freed with call_rcu(), so that a reload never
@@ -298,6 +317,8 @@ static int engine_takeover_give(void *ctx, int conn, const char *arg,
 		fds[paused] = worker_fd(e->workers[paused]);
 	}
 	paused_ns = mono_ns();
+	/* the sockets are about to belong to the new nfqe too */
+	lastgasp_disarm();
 	/* the new nfqe creates its control socket once it has the queues */
 	control_release(e->control);
 	ret = takeover_send(conn, queues, fds, e->nworkers, paused_ns);
@@ -316,6 +337,8 @@ static int engine_takeover_give(void *ctx, int conn, const char *arg,
 err_resume:
 	for (unsigned i = 0; i < paused; i++)
 		worker_start(e->workers[i]);
+	if (paused == e->nworkers)
+		engine_lastgasp_arm(e);
 	return -1;
 }
 
@@ -363,6 +386,7 @@ struct engine *engine_new(const struct nfqe_config *cfg, struct policy *policy,
 	policy_root_init(&e->policy, NULL, policy);
 	e->cfg = *cfg;
 	e->sig_fd = -1;
+	e->kstats_fd = -1;
 	e->conf_path = conf_path ? strdup(conf_path) : NULL;
 	e->cli_queues = cli_queues ? strdup(cli_queues) : NULL;
 	e->tunables = tunables_new(cfg);
@@ -445,11 +469,12 @@ struct engine *engine_new(const struct nfqe_config *cfg, struct policy *policy,
 		}
 	}
 	/* mode 0440 root: open it while still root */
-	ret = nfq_kstats_open();
-	if (ret < 0)
+	e->kstats_fd = nfq_kstats_open();
+	if (e->kstats_fd < 0)
 		log_warn("/proc/net/netfilter/nfnetlink_queue: %s: no kernel "
-			 "queue counters (reports, watchdog, drain check)",
-			 strerror(-ret));
+			 "queue counters (reports, watchdog, drain check, "
+			 "accepting at a crash)", strerror(-e->kstats_fd));
+	engine_lastgasp_arm(e);
 	if (engine_privdrop(e) < 0)
 		goto err_free;
 	/* Threads only from here on, so that they inherit the dropped
@@ -514,6 +539,8 @@ void engine_free(struct engine *e)
 	for (unsigned i = 0; i < e->nworkers; i++)
 		if (worker_stop(e->workers[i], WORKER_STOP_TIMEOUT_MS, 0) < 0)
 			e->stuck = true;
+	/* the sockets close (or belong to the new nfqe after a takeover) */
+	lastgasp_disarm();
 	for (unsigned i = 0; i < e->nworkers; i++)
 		worker_free(e->workers[i]);
 	free(e->workers);

@@ -11,6 +11,8 @@
  *	hang = sleep          ; sleep | spin (busy loop)
  *	hang_ms = 0           ; how long a hang lasts, 0: forever
  *	crash = segv          ; segv | abort
+ *	wait_file = /tmp/go   ; before the action, wait until this file
+ *	                      ; exists (the test says when; 10 ms polls)
  *	slot = yes            ; allocate a per-flow slot (flow_free checks)
  *	trace = /tmp/t.log    ; append "init", "inspect" (first only),
  *	                      ; "flow_free", "fini" lines
@@ -42,6 +44,7 @@ struct test_hang {
 	int			spin;
 	unsigned long		hang_ms;
 	int			crash_abort;
+	char			*wait_file;
 	int			slot;
 	int			trace_fd;
 	atomic_ullong		packets;
@@ -94,6 +97,7 @@ static void th_fini(void *instance)
 	trace(t, "fini");
 	if (t->trace_fd >= 0)
 		close(t->trace_fd);
+	free(t->wait_file);
 	free(t);
 }
 
@@ -130,6 +134,13 @@ static void *th_init(const struct nfqe_kv *kv, unsigned nkv, char *err,
 		} else if (!strcmp(key, "crash")) {
 			r = one_of(key, val, crashes, &t->crash_abort, err,
 				   errlen);
+		} else if (!strcmp(key, "wait_file")) {
+			free(t->wait_file);
+			t->wait_file = strdup(val);
+			if (!t->wait_file) {
+				snprintf(err, errlen, "out of memory");
+				r = -1;
+			}
 		} else if (!strcmp(key, "slot")) {
 			r = one_of(key, val, yesno, &t->slot, err, errlen);
 		} else if (!strcmp(key, "trace")) {
@@ -195,6 +206,11 @@ static enum nfqe_insp_verdict th_inspect(void *instance,
 	}
 	if (n < t->after)
 		return NFQE_INSP_ACCEPT;
+	while (t->wait_file && access(t->wait_file, F_OK)) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+	}
 	switch (t->action) {
 	case TH_ACCEPT:
 		return NFQE_INSP_ACCEPT;

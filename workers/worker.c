@@ -1168,7 +1168,7 @@ int nfq_kstats_open(void)
 		return -errno;
 	nfq_kstats_close();
 	kstats_fd = fd;
-	return 0;
+	return fd;
 }
 
 void nfq_kstats_close(void)

@@ -279,7 +279,9 @@ int nfq_kstats_read(const char *path, unsigned queue, struct nfq_kstats *ret);
 /*
  * nfq_kstats_open - open /proc/net/netfilter/nfnetlink_queue once and keep
  * it for nfq_kstats_read(NULL, ...). The file is mode 0440 root: open it
- * before dropping privileges. 0 or -errno. nfq_kstats_close() closes it.
+ * before dropping privileges. Returns the descriptor (still owned here:
+ * for pread(), e.g. lastgasp_arm()) or -errno. nfq_kstats_close() closes
+ * it.
  * Engine thread only, while no worker runs.
  */
 int nfq_kstats_open(void);

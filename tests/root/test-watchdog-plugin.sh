@@ -20,12 +20,16 @@
 #     nfqe waits 3 s, the watchdog accepting meanwhile, accepts what is
 #     queued when it gives up (and closes the queue: fail-open), exits 1;
 #     the sink gets all 2000, and sent + accepted = queued, exactly.
-#  2. crash (SIGSEGV) on the 11th packet: nfqe dies, the kernel unbinds the
-#     queue (dropping the packet it held: a crash cannot verdict it), and
-#     the rules' --queue-bypass passes everything sent afterwards: 1000
-#     more packets, all delivered within 2 s + 1 s without any nfqe.
-# This is what a crashing plug-in costs: the packets queued at the crash,
-# then no inspection at all until nfqe is restarted (fail-open by
+#  2. crash (SIGSEGV, then abort()) on the 11th packet, while 40 packets
+#     (that one included) wait in the queue: nfqe dies, and before it does
+#     its fatal-signal handler closes the queue and accepts the 40
+#     (fail_open = yes): all 50 delivered. With fail_open = no the handler
+#     is not armed and the kernel drops the 40 at the unbind: only the 10
+#     and a marker sent afterwards arrive. Then the rules' --queue-bypass
+#     passes everything: 1000 more packets, all delivered within 2 s + 1 s
+#     without any nfqe.
+# This is what a crashing plug-in costs: nothing it held (fail-open), then
+# no inspection at all until nfqe is restarted (fail-open by
 # --queue-bypass; without it the traffic would be dropped instead).
 source "$(dirname "$0")/../lib.sh"
 require_root
@@ -214,36 +218,66 @@ ok "$name: SIGTERM with the plug-in stuck under traffic: exit after $dt ms, all"
 PIDS=()
 
 # -- 2. a plug-in that crashes nfqe: the kernel unbinds, --queue-bypass
-name=crash
-conf "$name" action=crash crash=segv
+# crash_case NAME CRASH FAIL_OPEN: the plug-in passes the first AFTER
+# packets, then waits for the test's word (a file) on the next one while
+# HELD more are sent (the watchdog off): when the kernel shows all HELD
+# in the queue, the word, and the plug-in crashes (SIGSEGV or abort()).
+# With fail_open = yes, nfqe's fatal-signal handler closes the queue and
+# accepts those HELD before the process dies: the sink gets them all.
+# With fail_open = no it is not armed: the kernel drops them at the unbind,
+# and a marker packet sent after the unbind (through --queue-bypass)
+# arrives alone.
+HELD=40
+crash_case() {
+	local name=$1 crash=$2 fo=$3 rc c0 got want
+	conf "$name" action=crash crash="$crash" wait_file="$T/$name.go" \
+		queue.watchdog_ms=0 queue.fail_open="$fo"
+	c0=$(sink_count)
+	start_nfqe "$name" "$T/$name.conf"
+	wait_for 10 queues_bound "$LAB_RTR" 0 0 || fail "$name: queue not bound: $(cat "$T/$name.err")"
+	run_gen "$name-gen1" --flows 1 --sport 8100 --count $AFTER --rate $RATE
+	wait_for 5 sink_count_ge $((c0 + AFTER)) ||
+		fail "$name: $(( $(sink_count) - c0 )) of the first $AFTER packets arrived"
+	run_gen "$name-gen2" --flows 1 --sport 8100 --count $HELD --rate 2000
+	held() { [ "$(kqueue_row "$LAB_RTR" 0 | awk '{print $3}')" = $HELD ]; }
+	wait_for 5 held || fail "$name: the queue holds $(kqueue_row "$LAB_RTR" 0 | awk '{print $3}'), want $HELD"
+	: >"$T/$name.go"
+	rc=0; wait "$NFQE_PID" || rc=$?
+	PIDS=()
+	# 139 SIGSEGV, 134 SIGABRT (also an ASan build's report on SIGSEGV);
+	# 66: TSan's report exit status (./run sets NFQE_SANITIZER=thread)
+	{ [ "$crash" = segv ] && [ "$rc" = 139 ]; } || [ "$rc" = 134 ] ||
+		{ [ "${NFQE_SANITIZER:-}" = thread ] && [ "$rc" = 66 ]; } ||
+		fail "$name: nfqe exit status $rc, want death by $crash: $(cat "$T/$name.err")"
+	wait_for 5 queue_gone || fail "$name: the kernel did not unbind queue 0"
+	if [ "$fo" = yes ]; then
+		want=$((c0 + AFTER + HELD))
+		wait_for 5 sink_count_ge $want ||
+			fail "$name: $(( $(sink_count) - c0 )) packets arrived, want $AFTER + the $HELD held"
+		ok "$name: nfqe died of $crash (status $rc) with $HELD packets queued; its handler" \
+			"accepted them all: $AFTER + $HELD delivered"
+	else
+		run_gen "$name-marker" --flows 1 --sport 8300 --count 1 --rate $RATE
+		want=$((c0 + AFTER + 1))
+		wait_for 5 sink_count_ge $want || fail "$name: the marker did not arrive"
+		ok "$name: nfqe died of $crash (status $rc), fail_open = no: the kernel dropped" \
+			"the $HELD held; $AFTER before and the marker after delivered"
+	fi
+	got=$(sink_count)
+	[ "$got" = $want ] || fail "$name: the sink got $((got - c0)) packets, want $((want - c0))"
+}
 sink_count_init
-start_nfqe "$name" "$T/$name.conf"
-wait_for 10 queues_bound "$LAB_RTR" 0 0 || fail "crash: queue not bound: $(cat "$T/$name.err")"
-# the 11th packet kills nfqe; the first 10 pass the plug-in. They are sent
-# (and delivered) first: verdicts still held in the 11th's receive burst
-# die with the crash, and a slow start can put all 11 in one burst
-run_gen crash-gen1 --flows 1 --sport 8100 --count $AFTER --rate $RATE
-wait_for 5 sink_count_ge $AFTER || fail "crash: $(sink_count) of the first $AFTER packets arrived"
-run_gen crash-gen1b --flows 1 --sport 8100 --count 1 --rate $RATE
-rc=0; wait "$NFQE_PID" || rc=$?
-PIDS=()
-# 139: killed by SIGSEGV; 134: an ASan build reports the SEGV and aborts;
-# 66: TSan's report exit status (./run sets NFQE_SANITIZER=thread)
-[ "$rc" = 139 ] || [ "$rc" = 134 ] || { [ "${NFQE_SANITIZER:-}" = thread ] && [ "$rc" = 66 ]; } ||
-	fail "crash: nfqe exit status $rc, expected 139 (SIGSEGV): $(cat "$T/$name.err")"
-wait_for 5 queue_gone || fail "crash: the kernel did not unbind queue 0"
-wait_for 5 sink_count_ge $AFTER || fail "crash: $(sink_count) packets before the crash arrived, want $AFTER"
-ok "crash: nfqe died of SIGSEGV on packet $((AFTER + 1)), queue 0 unbound, $AFTER packets passed"
+crash_case crash segv yes
+crash_case crash-abort abort yes
+crash_case crash-closed segv no
 
+# after a crash: no nfqe, the rules' --queue-bypass passes everything
+c0=$(sink_count)
 start_sink crash-sink --expect $N --timeout 3
 t0=$(now_ms)
-run_gen crash-gen2 --flows 32 --sport 8200-8203 --count $N --rate $RATE
+run_gen crash-gen3 --flows 32 --sport 8200-8203 --count $N --rate $RATE
 wait "$SINK_PID" ||
 	fail "crash: traffic after the crash stalled: sink got $(jget "$T/crash-sink.json" .received) of $N"
-got=$(sink_count)
-# the packet that crashed nfqe was in the queue when the kernel unbound
-# it: the kernel drops what an unbound queue held
-[ "$got" = $((AFTER + N)) ] ||
-	fail "crash: $got packets reached the sink, want $AFTER before the crash + $N after"
-ok "crash: all $N packets sent after the crash delivered in $(( $(now_ms) - t0 )) ms (--queue-bypass);" \
-	"the one nfqe held when it died was dropped"
+got=$(( $(sink_count) - c0 ))
+[ "$got" = $N ] || fail "crash: $got packets reached the sink after the crash, want $N"
+ok "crash: all $N packets sent after the crash delivered in $(( $(now_ms) - t0 )) ms (--queue-bypass)"

@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * lastgasp.c - on a fatal signal, close the queues and accept what they
+ * hold before the process dies (see lastgasp.h).
+ *
+ * Everything the handler needs is prepared by lastgasp_arm(): for each
+ * queue, its socket, a config message that sets the queue's length to 0
+ * and a verdict batch message whose id is patched in the handler. The
+ * handler runs at most once (the first fatal signal of any thread). Its
+ * state is global, the exception to the house rule: a signal handler can
+ * reach nothing else. Published with a release store of lg_n, taken back
+ * (lastgasp_disarm()) only once the signals' earlier actions are back.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <libmnl/libmnl.h>
+#include <libnetfilter_queue/libnetfilter_queue.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink_queue.h>
+#include <linux/netlink.h>
+
+#include "lastgasp.h"
+#include "worker.h"
+
+#define LG_MSG		64	/* either message fits with room to spare */
+#define LG_KSTATS_MAX	(64 * 1024)
+
+struct lg_queue {
+	int		fd;
+	unsigned	queue;
+	size_t		cfg_len;
+	size_t		verdict_len;
+	size_t		id_off;		/* of the batch's id, in verdict */
+	char		cfg[LG_MSG] __attribute__((aligned(4)));
+	char		verdict[LG_MSG] __attribute__((aligned(4)));
+};
+
+static const int lg_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+#define LG_NSIG	(sizeof(lg_signals) / sizeof(lg_signals[0]))
+
+static struct lg_queue *lg_q;
+static unsigned lg_n;			/* 0: disarmed */
+static int lg_kstats = -1;
+static int lg_fired;
+static struct sigaction lg_old[LG_NSIG];
+static char lg_buf[LG_KSTATS_MAX];	/* the counters, read in the handler */
+
+static void lg_send(int fd, const void *buf, size_t len)
+{
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+
+	/* nothing to do about an error: the process is dying */
+	(void)sendto(fd, buf, len, 0, (struct sockaddr *)&kernel,
+		     sizeof(kernel));
+}
+
+/* Parse an unsigned decimal at *@p (leading blanks skipped); false at the
+ * end of the line. */
+static bool lg_number(const char **p, const char *end, uint64_t *ret)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+
+	while (s < end && *s == ' ')
+		s++;
+	if (s >= end || *s < '0' || *s > '9')
+		return false;
+	while (s < end && *s >= '0' && *s <= '9')
+		v = v * 10 + (uint64_t)(*s++ - '0');
+	*p = s;
+	*ret = v;
+	return true;
+}
+
+/* Accept everything queue @q holds, given its line of the counters:
+ * queue_number peer_portid queue_total copy_mode copy_range queue_dropped
+ * user_dropped id_sequence 1. */
+static void lg_accept(const struct lg_queue *q, uint64_t total,
+		      uint64_t id_sequence)
+{
+	char msg[LG_MSG] __attribute__((aligned(4)));
+	uint32_t id = htonl((uint32_t)id_sequence);
+
+	if (!total)
+		return;
+	memcpy(msg, q->verdict, q->verdict_len);
+	memcpy(msg + q->id_off, &id, sizeof(id));
+	lg_send(q->fd, msg, q->verdict_len);
+}
+
+static void lg_release(void)
+{
+	unsigned n = __atomic_load_n(&lg_n, __ATOMIC_ACQUIRE);
+	const struct lg_queue *q = lg_q;
+	size_t len = 0;
+	const char *p, *stop;
+	ssize_t got;
+
+	/* closed first: nothing queues between the batch and the death */
+	for (unsigned i = 0; i < n; i++)
+		lg_send(q[i].fd, q[i].cfg, q[i].cfg_len);
+	if (lg_kstats < 0)
+		return;
+	do {
+		got = pread(lg_kstats, lg_buf + len, sizeof(lg_buf) - len,
+			    (off_t)len);
+		if (got > 0)
+			len += (size_t)got;
+	} while ((got > 0 || (got < 0 && errno == EINTR)) &&
+		 len < sizeof(lg_buf));
+	for (p = lg_buf, stop = lg_buf + len; p < stop;) {
+		const char *eol = memchr(p, '\n', (size_t)(stop - p));
+		const char *lend = eol ? eol : stop;
+		uint64_t f[8];
+		unsigned k;
+
+		for (k = 0; k < 8 && lg_number(&p, lend, &f[k]); k++)
+			;
+		if (k == 8)
+			for (unsigned i = 0; i < n; i++)
+				if (q[i].queue == f[0])
+					lg_accept(&q[i], f[2], f[7]);
+		p = lend + 1;
+	}
+}
+
+static void lg_handler(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+	const struct sigaction *old = NULL;
+
+	for (unsigned i = 0; i < LG_NSIG; i++)
+		if (lg_signals[i] == sig)
+			old = &lg_old[i];
+	if (!__atomic_exchange_n(&lg_fired, 1, __ATOMIC_ACQ_REL))
+		lg_release();
+	errno = saved;
+	if (!old) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	/* the earlier action, as if this handler had never been there */
+	sigaction(sig, old, NULL);
+	if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction) {
+		old->sa_sigaction(sig, si, uc);
+	} else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+		old->sa_handler(sig);
+	} else {
+		/* pending until this handler returns, then the default: a
+		 * fault would fault again anyway, a raise() or an abort()
+		 * would not */
+		raise(sig);
+	}
+}
+
+static int lg_build(struct lg_queue *q, unsigned queue, int fd)
+{
+	struct nlmsghdr *nlh;
+	struct nlattr *attr;
+	struct nfqnl_msg_verdict_hdr *vh;
+
+	q->fd = fd;
+	q->queue = queue;
+	nlh = nfq_nlmsg_put(q->cfg, NFQNL_MSG_CONFIG, (int)queue);
+	nfq_nlmsg_cfg_put_qmaxlen(nlh, 0);
+	q->cfg_len = nlh->nlmsg_len;
+	nlh = nfq_nlmsg_put(q->verdict, NFQNL_MSG_VERDICT_BATCH, (int)queue);
+	nfq_nlmsg_verdict_put(nlh, 0, NF_ACCEPT);
+	q->verdict_len = nlh->nlmsg_len;
+	attr = mnl_nlmsg_get_payload_offset(nlh, sizeof(struct nfgenmsg));
+	if (mnl_attr_get_type(attr) != NFQA_VERDICT_HDR ||
+	    mnl_attr_get_payload_len(attr) < sizeof(*vh))
+		return -EPROTO;
+	vh = mnl_attr_get_payload(attr);
+	q->id_off = (size_t)((char *)&vh->id - q->verdict);
+	return q->cfg_len <= LG_MSG && q->verdict_len <= LG_MSG ? 0 : -EMSGSIZE;
+}
+
+int lastgasp_arm(struct worker *const *w, unsigned n, int kstats_fd)
+{
+	struct sigaction sa = {
+		.sa_sigaction = lg_handler,
+		.sa_flags = SA_SIGINFO | SA_ONSTACK,
+	};
+	struct lg_queue *q;
+	int ret;
+
+	if (__atomic_load_n(&lg_n, __ATOMIC_RELAXED))
+		lastgasp_disarm();
+	if (!n)
+		return 0;
+	q = calloc(n, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		ret = lg_build(&q[i], worker_queue(w[i]), worker_fd(w[i]));
+		if (ret < 0) {
+			free(q);
+			return ret;
+		}
+	}
+	lg_q = q;
+	lg_kstats = kstats_fd;
+	__atomic_store_n(&lg_fired, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&lg_n, n, __ATOMIC_RELEASE);
+	/* the handler runs with every signal blocked */
+	sigfillset(&sa.sa_mask);
+	for (unsigned i = 0; i < LG_NSIG; i++) {
+		if (sigaction(lg_signals[i], &sa, &lg_old[i]) < 0) {
+			ret = -errno;
+			while (i--)
+				sigaction(lg_signals[i], &lg_old[i], NULL);
+			__atomic_store_n(&lg_n, 0, __ATOMIC_RELEASE);
+			lg_q = NULL;
+			free(q);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+void lastgasp_disarm(void)
+{
+	if (!__atomic_load_n(&lg_n, __ATOMIC_RELAXED))
+		return;
+	for (unsigned i = 0; i < LG_NSIG; i++)
+		sigaction(lg_signals[i], &lg_old[i], NULL);
+	__atomic_store_n(&lg_n, 0, __ATOMIC_RELEASE);
+	free(lg_q);
+	lg_q = NULL;
+	lg_kstats = -1;
+}

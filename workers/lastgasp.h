@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * lastgasp.h - what a fatal signal does before the process dies.
+ *
+ * When nfqe dies (a plug-in's SIGSEGV, an abort()), the kernel unbinds its
+ * queues and drops every packet they hold: the ones a worker was deciding,
+ * the verdicts it had not sent yet, everything unread in its socket. With
+ * fail-open, the handler armed here first does what a stop that gives up on
+ * a stuck worker does (worker_release()): it closes each queue to new
+ * packets (length 0: the kernel passes them) and accepts everything the
+ * queue holds with one verdict batch up to its id sequence, on the
+ * worker's own socket. Then the signal's earlier action runs: a
+ * sanitizer's report, or the default (a core, exit status 128 + signal).
+ *
+ * The handler only reads its own tables, pread()s the kernel's queue
+ * counters and sends prebuilt netlink messages: async-signal-safe calls.
+ */
+#ifndef NFQE_LASTGASP_H
+#define NFQE_LASTGASP_H
+
+struct worker;
+
+/*
+ * lastgasp_arm - install the handler for SIGSEGV, SIGBUS, SIGILL, SIGFPE
+ * and SIGABRT for the queues of the @n workers @w (their sockets).
+ * @kstats_fd: /proc/net/netfilter/nfnetlink_queue open for reading (< 0:
+ * the queues are only closed, not accepted). 0 or -errno.
+ */
+int lastgasp_arm(struct worker *const *w, unsigned n, int kstats_fd);
+
+/* Forget the queues (their sockets are about to close, or to belong to
+ * another process) and put back the signals' earlier actions. */
+void lastgasp_disarm(void);
+
+#endif
