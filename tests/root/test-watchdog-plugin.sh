@@ -20,9 +20,10 @@
 #     nfqe waits 3 s, the watchdog accepting meanwhile, accepts what is
 #     queued when it gives up (and closes the queue: fail-open), exits 1;
 #     the sink gets all 2000, and sent + accepted = queued, exactly.
-#  2. crash (SIGSEGV, then abort()) on the 11th packet, while 40 packets
-#     (that one included) wait in the queue: nfqe dies, and before it does
-#     its fatal-signal handler closes the queue and accepts the 40
+#  2. crash (SIGSEGV, abort(), or a SIGABRT from outside, as systemd's
+#     watchdog sends) on the 11th packet, while 40 packets (that one
+#     included) wait in the queue: nfqe dies, and before it does its
+#     fatal-signal handler closes the queue and accepts the 40
 #     (fail_open = yes): all 50 delivered. With fail_open = no the handler
 #     is not armed and the kernel drops the 40 at the unbind: only the 10
 #     and a marker sent afterwards arrive. Then the rules' --queue-bypass
@@ -222,6 +223,9 @@ PIDS=()
 # packets, then waits for the test's word (a file) on the next one while
 # HELD more are sent (the watchdog off): when the kernel shows all HELD
 # in the queue, the word, and the plug-in crashes (SIGSEGV or abort()).
+# CRASH "kill": the plug-in hangs instead and the test sends SIGABRT, as
+# systemd's watchdog does (WatchdogSignal's default) when nfqe stops
+# sending WATCHDOG=1.
 # With fail_open = yes, nfqe's fatal-signal handler closes the queue and
 # accepts those HELD before the process dies: the sink gets them all.
 # With fail_open = no it is not armed: the kernel drops them at the unbind,
@@ -229,9 +233,14 @@ PIDS=()
 # arrives alone.
 HELD=40
 crash_case() {
-	local name=$1 crash=$2 fo=$3 rc c0 got want
-	conf "$name" action=crash crash="$crash" wait_file="$T/$name.go" \
-		queue.watchdog_ms=0 queue.fail_open="$fo"
+	local name=$1 crash=$2 fo=$3 rc c0 got want how=$2
+	if [ "$crash" = kill ]; then
+		conf "$name" action=hang hang=sleep hang_ms=0 \
+			queue.watchdog_ms=0 queue.fail_open="$fo"
+	else
+		conf "$name" action=crash crash="$crash" wait_file="$T/$name.go" \
+			queue.watchdog_ms=0 queue.fail_open="$fo"
+	fi
 	c0=$(sink_count)
 	start_nfqe "$name" "$T/$name.conf"
 	wait_for 10 queues_bound "$LAB_RTR" 0 0 || fail "$name: queue not bound: $(cat "$T/$name.err")"
@@ -241,26 +250,31 @@ crash_case() {
 	run_gen "$name-gen2" --flows 1 --sport 8100 --count $HELD --rate 2000
 	held() { [ "$(kqueue_row "$LAB_RTR" 0 | awk '{print $3}')" = $HELD ]; }
 	wait_for 5 held || fail "$name: the queue holds $(kqueue_row "$LAB_RTR" 0 | awk '{print $3}'), want $HELD"
-	: >"$T/$name.go"
+	if [ "$crash" = kill ]; then
+		how="SIGABRT from outside"
+		kill -ABRT "$NFQE_PID"
+	else
+		: >"$T/$name.go"
+	fi
 	rc=0; wait "$NFQE_PID" || rc=$?
 	PIDS=()
 	# 139 SIGSEGV, 134 SIGABRT (also an ASan build's report on SIGSEGV);
 	# 66: TSan's report exit status (./run sets NFQE_SANITIZER=thread)
 	{ [ "$crash" = segv ] && [ "$rc" = 139 ]; } || [ "$rc" = 134 ] ||
 		{ [ "${NFQE_SANITIZER:-}" = thread ] && [ "$rc" = 66 ]; } ||
-		fail "$name: nfqe exit status $rc, want death by $crash: $(cat "$T/$name.err")"
+		fail "$name: nfqe exit status $rc, want death by $how: $(cat "$T/$name.err")"
 	wait_for 5 queue_gone || fail "$name: the kernel did not unbind queue 0"
 	if [ "$fo" = yes ]; then
 		want=$((c0 + AFTER + HELD))
 		wait_for 5 sink_count_ge $want ||
 			fail "$name: $(( $(sink_count) - c0 )) packets arrived, want $AFTER + the $HELD held"
-		ok "$name: nfqe died of $crash (status $rc) with $HELD packets queued; its handler" \
+		ok "$name: nfqe died of $how (status $rc) with $HELD packets queued; its handler" \
 			"accepted them all: $AFTER + $HELD delivered"
 	else
 		run_gen "$name-marker" --flows 1 --sport 8300 --count 1 --rate $RATE
 		want=$((c0 + AFTER + 1))
 		wait_for 5 sink_count_ge $want || fail "$name: the marker did not arrive"
-		ok "$name: nfqe died of $crash (status $rc), fail_open = no: the kernel dropped" \
+		ok "$name: nfqe died of $how (status $rc), fail_open = no: the kernel dropped" \
 			"the $HELD held; $AFTER before and the marker after delivered"
 	fi
 	got=$(sink_count)
@@ -269,6 +283,7 @@ crash_case() {
 sink_count_init
 crash_case crash segv yes
 crash_case crash-abort abort yes
+crash_case crash-sigabrt kill yes
 crash_case crash-closed segv no
 
 # after a crash: no nfqe, the rules' --queue-bypass passes everything
