@@ -26,7 +26,8 @@
 #     fatal-signal handler closes the queue and accepts the 40
 #     (fail_open = yes): all 50 delivered. With fail_open = no the handler
 #     is not armed and the kernel drops the 40 at the unbind: only the 10
-#     and a marker sent afterwards arrive. Then the rules' --queue-bypass
+#     and a marker sent afterwards arrive. Two queues holding packets at
+#     a SIGABRT: both accepted. Then the rules' --queue-bypass
 #     passes everything: 1000 more packets, all delivered within 2 s + 1 s
 #     without any nfqe.
 # This is what a crashing plug-in costs: nothing it held (fail-open), then
@@ -232,6 +233,17 @@ PIDS=()
 # and a marker packet sent after the unbind (through --queue-bypass)
 # arrives alone.
 HELD=40
+# crash_start NAME LAST: nfqe on NAME's config, queues 0..LAST bound, the
+# AFTER packets the plug-in passes sent and delivered; C0: the sink's
+# count before
+crash_start() {
+	C0=$(sink_count)
+	start_nfqe "$1" "$T/$1.conf"
+	wait_for 10 queues_bound "$LAB_RTR" 0 "$2" || fail "$1: queues not bound: $(cat "$T/$1.err")"
+	run_gen "$1-gen1" --flows 1 --sport 8100 --count $AFTER --rate $RATE
+	wait_for 5 sink_count_ge $((C0 + AFTER)) ||
+		fail "$1: $(( $(sink_count) - C0 )) of the first $AFTER packets arrived"
+}
 crash_case() {
 	local name=$1 crash=$2 fo=$3 rc c0 got want how=$2
 	if [ "$crash" = kill ]; then
@@ -241,12 +253,8 @@ crash_case() {
 		conf "$name" action=crash crash="$crash" wait_file="$T/$name.go" \
 			queue.watchdog_ms=0 queue.fail_open="$fo"
 	fi
-	c0=$(sink_count)
-	start_nfqe "$name" "$T/$name.conf"
-	wait_for 10 queues_bound "$LAB_RTR" 0 0 || fail "$name: queue not bound: $(cat "$T/$name.err")"
-	run_gen "$name-gen1" --flows 1 --sport 8100 --count $AFTER --rate $RATE
-	wait_for 5 sink_count_ge $((c0 + AFTER)) ||
-		fail "$name: $(( $(sink_count) - c0 )) of the first $AFTER packets arrived"
+	crash_start "$name" 0
+	c0=$C0
 	run_gen "$name-gen2" --flows 1 --sport 8100 --count $HELD --rate 2000
 	held() { [ "$(kqueue_row "$LAB_RTR" 0 | awk '{print $3}')" = $HELD ]; }
 	wait_for 5 held || fail "$name: the queue holds $(kqueue_row "$LAB_RTR" 0 | awk '{print $3}'), want $HELD"
@@ -285,6 +293,37 @@ crash_case crash segv yes
 crash_case crash-abort abort yes
 crash_case crash-sigabrt kill yes
 crash_case crash-closed segv no
+
+# Two queues, both holding packets: the handler reads each one's line of
+# the kernel's table and accepts each on its own socket. Source
+# LAB_SRC_FIRST goes to queue 0, the other 7 to queue 1; the plug-in's
+# count is shared, so after the first AFTER both workers hang on their
+# next packet, and SIGABRT arrives with both queues holding some of HELD.
+name=crash-2q
+lab_rules_flush
+ip netns exec "$LAB_RTR" iptables -A FORWARD -p udp -s "$LAB_SRC_FIRST" \
+	-j NFQUEUE --queue-num 0 --queue-bypass
+ip netns exec "$LAB_RTR" iptables -A FORWARD -p udp -j NFQUEUE --queue-num 1 --queue-bypass
+conf "$name" action=hang hang=sleep hang_ms=0 queue.watchdog_ms=0
+sed -i 's/^queues = 0:0$/queues = 0:1/' "$T/$name.conf"
+crash_start "$name" 1
+c0=$C0
+# 8 flows, one per source: 5 of the 40 from LAB_SRC_FIRST (queue 0)
+run_gen "$name-gen2" --flows 8 --sport 8100 --count $HELD --rate 2000
+qtotal() { kqueue_row "$LAB_RTR" "$1" | awk '{print $3}'; }
+held2() { [ "$(qtotal 0)" = 5 ] && [ "$(qtotal 1)" = $((HELD - 5)) ]; }
+wait_for 5 held2 || fail "$name: the queues hold $(qtotal 0) and $(qtotal 1), want 5 and $((HELD - 5))"
+kill -ABRT "$NFQE_PID"
+rc=0; wait "$NFQE_PID" || rc=$?
+PIDS=()
+[ "$rc" = 134 ] || { [ "${NFQE_SANITIZER:-}" = thread ] && [ "$rc" = 66 ]; } ||
+	fail "$name: nfqe exit status $rc, want death by SIGABRT: $(cat "$T/$name.err")"
+wait_for 5 sink_count_ge $((c0 + AFTER + HELD)) ||
+	fail "$name: $(( $(sink_count) - c0 )) packets arrived, want $AFTER + the $HELD held"
+[ "$(sink_count)" = $((c0 + AFTER + HELD)) ] ||
+	fail "$name: the sink got $(( $(sink_count) - c0 )) packets, want $((AFTER + HELD))"
+ok "$name: SIGABRT with 5 packets held in queue 0 and $((HELD - 5)) in queue 1: all accepted," \
+	"$AFTER + $HELD delivered"
 
 # after a crash: no nfqe, the rules' --queue-bypass passes everything
 c0=$(sink_count)
