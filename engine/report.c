@@ -182,7 +182,8 @@ void report_print_line(FILE *f, const struct report *cur,
 }
 
 /*
- * The histogram's non-empty buckets, [low, high, count] in ns: a reader
+ * The histogram's non-empty buckets, [low, high, count] in ns (high at
+ * most the max): a reader
  * that keeps two reports can take the quantiles of what happened between
  * them (nfqe-bench does).
  */
@@ -192,13 +193,13 @@ static void json_hist_buckets(FILE *f, const struct hist *h)
 
 	fprintf(f, ",\"buckets\":[");
 	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
-		uint64_t high = i + 1 < HIST_BUCKETS ?
-				hist_bucket_low(i + 1) - 1 : h->max;
+		uint64_t high = hist_bucket_high(i);
 
 		if (!h->bucket[i])
 			continue;
 		fprintf(f, "%s[%" PRIu64 ",%" PRIu64 ",%" PRIu64 "]", sep,
-			hist_bucket_low(i), high, h->bucket[i]);
+			hist_bucket_low(i), high < h->max ? high : h->max,
+			h->bucket[i]);
 		sep = ",";
 	}
 	fputc(']', f);
@@ -213,7 +214,8 @@ static void json_stats(FILE *f, const struct worker_stats *s,
 		",\"flushes\":%" PRIu64 ",\"flushed\":%" PRIu64
 		",\"mean_batch\":%.3f,\"batch_msgs\":%" PRIu64
 		",\"verdict_msgs\":%" PRIu64 ",\"bursts\":%" PRIu64
-		",\"burst_pkts\":%" PRIu64 ",\"mean_burst\":%.3f,\"flush_burst_end\":%" PRIu64
+		",\"burst_pkts\":%" PRIu64 ",\"mean_burst\":%.3f"
+		",\"flush_burst_end\":%" PRIu64
 		",\"flush_batch_full\":%" PRIu64 ",\"flush_hold\":%" PRIu64
 		",\"flush_stop\":%" PRIu64 ",\"enobufs\":%" PRIu64
 		",\"malformed\":%" PRIu64 ",\"send_errors\":%" PRIu64

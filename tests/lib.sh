@@ -116,7 +116,78 @@ sink_count() {
 		awk '$3 == "ACCEPT" && /dpt:9$/ { print $1; exit }'
 }
 sink_count_ge() { [ "$(sink_count)" -ge "$1" ]; }
-kqueue_empty() { [ "$(kqueue_row "$1" "$2" | awk '{print $3}')" = 0 ]; }
+# kqueue_total NS QUEUE: packets the kernel holds in the queue (waiting
+# for a verdict)
+kqueue_total() { kqueue_row "$1" "$2" | awk '{print $3}'; }
+kqueue_empty() { [ "$(kqueue_total "$1" "$2")" = 0 ]; }
+
+# metric NAME FILE: a Prometheus sample's value (nothing if absent)
+metric() { awk -v s="$1" '$1 == s { print $2 }' "$2"; }
+
+# offload_check_counters MODE STATS METRICS FLOWS DEPTH MIN MAX: the
+# offload counters of an nfqe that offloaded FLOWS flows after DEPTH packets
+# each, in its stats JSON (STATS) and in nfqectl metrics (METRICS): every
+# flow counted once, DEPTH - 1 packets of each below the depth, MIN..MAX
+# bypasses and every other packet nfqe saw one of them, sent as repeat
+# verdicts (forward) or as two set additions each, none refused (raw).
+offload_check_counters() {
+	local mode=$1 stats=$2 m=$3 nflows=$4 depth=$5 min=$6 max=$7
+	local total repeat flows bypasses below want
+
+	o() { jget "$stats" ".offload.$1"; }
+	total=$(jget "$stats" .total.packets)
+	repeat=$(jget "$stats" .total.repeat)
+	[ "$(o mode)" = "$mode" ] || fail "$mode: stats JSON offload mode '$(o mode)'"
+	flows=$(o flows)
+	bypasses=$(o bypasses)
+	below=$(o below_depth)
+	[ "$below" = $((nflows * (depth - 1))) ] ||
+		fail "$mode: $below packets below depth, want $nflows x $((depth - 1))"
+	[ "$flows" = "$nflows" ] || fail "$mode: $flows flows offloaded, want $nflows (once each)"
+	[ "$bypasses" -ge "$min" ] && [ "$bypasses" -le "$max" ] ||
+		fail "$mode: $bypasses bypasses, want $min..$max"
+	[ $((bypasses + below)) = "$total" ] ||
+		fail "$mode: $bypasses bypasses + $below below depth != $total packets seen"
+	[ "$(o unsupported)" = 0 ] && [ "$(o loops)" = 0 ] ||
+		fail "$mode: unsupported $(o unsupported), loops $(o loops)"
+	if [ "$mode" = forward ]; then
+		[ "$(o repeat_verdicts)" = "$bypasses" ] && [ "$repeat" = "$bypasses" ] ||
+			fail "forward: $(o repeat_verdicts) offload repeat verdicts, $repeat repeat verdicts sent, $bypasses bypasses"
+		[ "$(o set_adds)" = 0 ] || fail "forward: $(o set_adds) set additions"
+	else
+		[ "$(o set_adds)" = $((2 * bypasses)) ] ||
+			fail "raw: $(o set_adds) set additions, want 2 x $bypasses"
+		[ "$(o set_add_errors)" = 0 ] && [ "$(o set_send_errors)" = 0 ] ||
+			fail "raw: set additions refused $(o set_add_errors), not sent $(o set_send_errors)"
+		[ "$(o repeat_verdicts)" = 0 ] && [ "$repeat" = 0 ] ||
+			fail "raw: $(o repeat_verdicts) offload repeat verdicts, $repeat sent"
+	fi
+	ok "$mode: stats JSON: $flows flows offloaded, $bypasses bypasses, $below packets below depth"
+
+	# the same numbers through the control socket's exposition
+	[ "$(metric nfqe_offload_flows_total "$m")" = "$flows" ] ||
+		fail "$mode: nfqe_offload_flows_total $(metric nfqe_offload_flows_total "$m"), JSON $flows"
+	[ "$(metric nfqe_offload_bypasses_total "$m")" = "$bypasses" ] ||
+		fail "$mode: nfqe_offload_bypasses_total $(metric nfqe_offload_bypasses_total "$m"), JSON $bypasses"
+	[ "$(metric nfqe_offload_below_depth_total "$m")" = "$below" ] ||
+		fail "$mode: nfqe_offload_below_depth_total $(metric nfqe_offload_below_depth_total "$m")"
+	want=$bypasses; [ "$mode" = raw ] && want=0
+	[ "$(metric nfqe_offload_repeat_verdicts_total "$m")" = "$want" ] ||
+		fail "$mode: nfqe_offload_repeat_verdicts_total $(metric nfqe_offload_repeat_verdicts_total "$m"), want $want"
+	want=0; [ "$mode" = raw ] && want=$((2 * bypasses))
+	[ "$(metric 'nfqe_offload_set_adds_total{result="ok"}' "$m")" = "$want" ] &&
+		[ "$(metric 'nfqe_offload_set_adds_total{result="refused"}' "$m")" = 0 ] &&
+		[ "$(metric 'nfqe_offload_set_adds_total{result="unsent"}' "$m")" = 0 ] ||
+		fail "$mode: set additions: $(grep '^nfqe_offload_set_adds_total' "$m" | tr '\n' ' ')"
+	grep -q '^# TYPE nfqe_offload_flows_total counter$' "$m" || fail "$mode: no TYPE line"
+	ok "$mode: nfqectl metrics: nfqe_offload_flows_total $flows, bypasses $bypasses, set additions ok $want"
+}
+
+# nfqe's offload sets in the router (raw mode); the test defines rtr()
+# (a command in the router's namespace) and SET (the set_name prefix)
+set_exists() { rtr ipset list -n 2>/dev/null | grep -qx "$1"; }
+set_entries() { rtr ipset list "$1" | awk -F': ' '/^Number of entries/ { print $2 }'; }
+no_sets() { ! rtr ipset list -n 2>/dev/null | grep -q "^$SET-"; }
 
 # offload_conf FILE MODE STATS SOCKET DEPTH SET: nfqe's configuration of the
 # offload tests: queues 0:1 in MODE, every flow offloaded after DEPTH

@@ -120,14 +120,21 @@ static void test_index_random_monotonic(void **state)
 	}
 }
 
-/* Every bucket's low value maps back to it, lows increase, and a bucket
- * is at most 1/16 of its low value wide (the error bound). */
+/* Every bucket's low and high values map back to it, the next bucket
+ * starts right after its high, lows increase, and a bucket is at most
+ * 1/16 of its low value wide (the error bound). */
 static void test_bucket_low_roundtrip(void **state)
 {
 	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
 		uint64_t low = hist_bucket_low(i);
 
 		assert_int_equal(hist_index(low), i);
+		assert_int_equal(hist_index(hist_bucket_high(i)), i);
+		if (i + 1 < HIST_BUCKETS)
+			assert_int_equal(hist_bucket_high(i) + 1,
+					 hist_bucket_low(i + 1));
+		else
+			assert_true(hist_bucket_high(i) == UINT64_MAX);
 		if (i > 0)
 			assert_true(low > hist_bucket_low(i - 1));
 		if (i >= HIST_SUB && i + 1 < HIST_BUCKETS)

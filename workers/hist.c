@@ -27,6 +27,12 @@ uint64_t hist_bucket_low(unsigned idx)
 	return (uint64_t)(HIST_SUB + idx % HIST_SUB) << (e - HIST_SUB_BITS);
 }
 
+uint64_t hist_bucket_high(unsigned idx)
+{
+	return idx + 1 < HIST_BUCKETS ? hist_bucket_low(idx + 1) - 1 :
+					UINT64_MAX;
+}
+
 void hist_add(struct hist *h, uint64_t v, uint64_t n)
 {
 	unsigned i = hist_index(v);
@@ -61,7 +67,7 @@ void hist_merge(struct hist *dst, const struct hist *src)
 
 uint64_t hist_quantile(const struct hist *h, double q)
 {
-	uint64_t total = 0, rank, seen = 0;
+	uint64_t total = 0, rank, seen = 0, up;
 	unsigned i;
 
 	for (i = 0; i < HIST_BUCKETS; i++)
@@ -76,11 +82,9 @@ uint64_t hist_quantile(const struct hist *h, double q)
 		if (seen > rank)
 			break;
 	}
-	if (i >= HIST_BUCKETS - 1)
-		return h->max;
-	/* report the bucket's upper bound: a quantile is never understated */
-	uint64_t up = hist_bucket_low(i + 1) - 1;
-
+	/* the bucket's upper bound (i < HIST_BUCKETS: seen reached total):
+	 * a quantile is never understated, nor above the max */
+	up = hist_bucket_high(i);
 	return up < h->max ? up : h->max;
 }
 
@@ -89,7 +93,7 @@ uint64_t hist_count_le(const struct hist *h, uint64_t v)
 	uint64_t n = 0;
 
 	for (unsigned i = 0; i < HIST_BUCKETS - 1; i++) {
-		if (hist_bucket_low(i + 1) - 1 > v)
+		if (hist_bucket_high(i) > v)
 			break;
 		n += h->bucket[i];
 	}

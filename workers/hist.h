@@ -28,6 +28,8 @@ struct hist {
 unsigned hist_index(uint64_t v);
 /* Smallest value that falls in bucket @idx. */
 uint64_t hist_bucket_low(unsigned idx);
+/* Largest value that falls in bucket @idx (UINT64_MAX for the last). */
+uint64_t hist_bucket_high(unsigned idx);
 
 /* Add @n samples of value @v. Single writer. */
 void hist_add(struct hist *h, uint64_t v, uint64_t n);

@@ -135,19 +135,16 @@ static void lg_release(void)
 static void lg_handler(int sig, siginfo_t *si, void *uc)
 {
 	int saved = errno;
-	const struct sigaction *old = NULL;
+	const struct sigaction *old;
+	unsigned i = 0;
 
-	for (unsigned i = 0; i < LG_NSIG; i++)
-		if (lg_signals[i] == sig)
-			old = &lg_old[i];
+	/* installed for lg_signals only: one of them is sig */
+	while (lg_signals[i] != sig)
+		i++;
+	old = &lg_old[i];
 	if (!__atomic_exchange_n(&lg_fired, 1, __ATOMIC_ACQ_REL))
 		lg_release();
 	errno = saved;
-	if (!old) {
-		signal(sig, SIG_DFL);
-		raise(sig);
-		return;
-	}
 	/* the earlier action, as if this handler had never been there */
 	sigaction(sig, old, NULL);
 	if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction) {

@@ -192,14 +192,13 @@ ok "dns: blocked (exact, subdomain, case, malformed) dropped, 3 other names pass
 
 # the live exposition: 25 queries dropped, 25 passed, one verdict each
 "$NFQECTL" -s "$T/some.sock" metrics >"$T/some.prom" || fail "nfqectl metrics"
-metric() { awk -v s="$1" '$1 == s { print $2 }' "$T/some.prom"; }
 for kv in 'nfqe_inspector_packets_total{inspector="dns"}=50' \
 	'nfqe_inspector_verdicts_total{inspector="dns",verdict="drop"}=25' \
 	'nfqe_inspector_verdicts_total{inspector="dns",verdict="accept"}=25' \
 	'nfqe_inspector_errors_total{inspector="dns"}=0' \
 	'nfqe_inspector_verdicts_total{inspector="some",verdict="flow_drop"}=2'; do
-	[ "$(metric "${kv%=*}")" = "${kv##*=}" ] ||
-		fail "nfqectl metrics: ${kv%=*} is $(metric "${kv%=*}"), want ${kv##*=}"
+	[ "$(metric "${kv%=*}" "$T/some.prom")" = "${kv##*=}" ] ||
+		fail "nfqectl metrics: ${kv%=*} is $(metric "${kv%=*}" "$T/some.prom"), want ${kv##*=}"
 done
 ok "nfqectl metrics: dns 50 queries inspected, 25 dropped, 25 accepted"
 

@@ -41,10 +41,8 @@ SET=nfqeoff$$
 
 lab 16
 rtr() { ip netns exec "$LAB_RTR" "$@"; }
-# the lab's namespaces go with lab_down; their sets with them, but say so
-set_exists() { rtr ipset list -n 2>/dev/null | grep -qx "$1"; }
-set_entries() { rtr ipset list "$1" | awk -F': ' '/^Number of entries/ { print $2 }'; }
-no_sets() { ! rtr ipset list -n 2>/dev/null | grep -q "^$SET-"; }
+# the lab's namespaces go with lab_down, their sets with them (set_exists,
+# set_entries, no_sets: lib.sh)
 
 run_mode() {
 	local mode=$1 conf=$T/nfqe-$1.conf stats=$T/stats-$1.json
@@ -118,61 +116,8 @@ run_mode() {
 	grep -q "kernel lacks CONFIG_NETFILTER_NETLINK_GLUE_CT\|kernel has CONFIG_NETFILTER_NETLINK_GLUE_CT" \
 		"$T/nfqe-$mode.err" || fail "$mode: no conntrack glue probe line in the log"
 	ok "$mode: $per packets per flow reached user space (depth $DEPTH, bound $((bound / FLOWS)))"
-	check_counters "$mode" "$stats" "$T/metrics-$mode" "$total" "$repeat" "$bound"
-}
-
-# metric NAME{LABELS} FILE: the sample's value (nothing if absent)
-metric() { awk -v s="$1" '$1 == s { print $2 }' "$2"; }
-
-# check_counters MODE STATS METRICS TOTAL REPEAT BOUND
-check_counters() {
-	local mode=$1 stats=$2 m=$3 total=$4 repeat=$5 bound=$6
-	local flows bypasses below want
-
-	o() { jget "$stats" ".offload.$1"; }
-	[ "$(o mode)" = "$mode" ] || fail "$mode: stats JSON offload mode '$(o mode)'"
-	flows=$(o flows)
-	bypasses=$(o bypasses)
-	below=$(o below_depth)
-	[ "$below" = $((FLOWS * (DEPTH - 1))) ] ||
-		fail "$mode: $below packets below depth, want $FLOWS x $((DEPTH - 1))"
-	[ "$flows" = $FLOWS ] || fail "$mode: $flows flows offloaded, want $FLOWS (once each)"
-	[ "$bypasses" -ge $FLOWS ] && [ "$bypasses" -le $((bound - FLOWS * (DEPTH - 1))) ] ||
-		fail "$mode: $bypasses bypasses, want $FLOWS..$((bound - FLOWS * (DEPTH - 1)))"
-	[ $((bypasses + below)) = "$total" ] ||
-		fail "$mode: $bypasses bypasses + $below below depth != $total packets seen"
-	[ "$(o unsupported)" = 0 ] && [ "$(o loops)" = 0 ] ||
-		fail "$mode: unsupported $(o unsupported), loops $(o loops)"
-	if [ "$mode" = forward ]; then
-		[ "$(o repeat_verdicts)" = "$bypasses" ] && [ "$repeat" = "$bypasses" ] ||
-			fail "forward: $(o repeat_verdicts) offload repeat verdicts, $repeat repeat verdicts sent, $bypasses bypasses"
-		[ "$(o set_adds)" = 0 ] || fail "forward: $(o set_adds) set additions"
-	else
-		[ "$(o set_adds)" = $((2 * bypasses)) ] ||
-			fail "raw: $(o set_adds) set additions, want 2 x $bypasses"
-		[ "$(o set_add_errors)" = 0 ] && [ "$(o set_send_errors)" = 0 ] ||
-			fail "raw: set additions refused $(o set_add_errors), not sent $(o set_send_errors)"
-		[ "$(o repeat_verdicts)" = 0 ] || fail "raw: $(o repeat_verdicts) repeat verdicts"
-	fi
-	ok "$mode: stats JSON: $flows flows offloaded, $bypasses bypasses, $below packets below depth"
-
-	# the same numbers through the control socket's exposition
-	[ "$(metric nfqe_offload_flows_total "$m")" = "$flows" ] ||
-		fail "$mode: nfqe_offload_flows_total $(metric nfqe_offload_flows_total "$m"), JSON $flows"
-	[ "$(metric nfqe_offload_bypasses_total "$m")" = "$bypasses" ] ||
-		fail "$mode: nfqe_offload_bypasses_total $(metric nfqe_offload_bypasses_total "$m"), JSON $bypasses"
-	[ "$(metric nfqe_offload_below_depth_total "$m")" = "$below" ] ||
-		fail "$mode: nfqe_offload_below_depth_total $(metric nfqe_offload_below_depth_total "$m")"
-	want=$bypasses; [ "$mode" = raw ] && want=0
-	[ "$(metric nfqe_offload_repeat_verdicts_total "$m")" = "$want" ] ||
-		fail "$mode: nfqe_offload_repeat_verdicts_total $(metric nfqe_offload_repeat_verdicts_total "$m"), want $want"
-	want=0; [ "$mode" = raw ] && want=$((2 * bypasses))
-	[ "$(metric 'nfqe_offload_set_adds_total{result="ok"}' "$m")" = "$want" ] &&
-		[ "$(metric 'nfqe_offload_set_adds_total{result="refused"}' "$m")" = 0 ] &&
-		[ "$(metric 'nfqe_offload_set_adds_total{result="unsent"}' "$m")" = 0 ] ||
-		fail "$mode: set additions: $(grep '^nfqe_offload_set_adds_total' "$m" | tr '\n' ' ')"
-	grep -q '^# TYPE nfqe_offload_flows_total counter$' "$m" || fail "$mode: no TYPE line"
-	ok "$mode: nfqectl metrics: nfqe_offload_flows_total $flows, bypasses $bypasses, set additions ok $want"
+	offload_check_counters "$mode" "$stats" "$T/metrics-$mode" $FLOWS $DEPTH \
+		$FLOWS $((bound - FLOWS * (DEPTH - 1)))
 }
 
 run_mode forward

@@ -142,13 +142,6 @@ EOF
 		fail "the topology does not forward IPv6: ping $SINK6 from ${SOURCES[1]}"
 }
 
-set_exists() { rtr ipset list -n 2>/dev/null | grep -qx "$1"; }
-set_entries() { rtr ipset list "$1" | awk -F': ' '/^Number of entries/ { print $2 }'; }
-no_sets() { ! rtr ipset list -n 2>/dev/null | grep -q "^$SET-"; }
-
-# metric NAME FILE: the sample's value (nothing if absent)
-metric() { awk -v s="$1" '$1 == s { print $2 }' "$2"; }
-
 # recv NAME EXPECT: a receiver in the sink; sets RECV_PID
 recv_start() {
 	ip netns exec "$NS_SINK" "$UDPF" recv --bind "$SINK6" --port 9 --expect "$2" \
@@ -190,7 +183,7 @@ rules6_flush() {
 
 run_mode() {
 	local mode=$1 conf=$T/nfqe-$1.conf stats=$T/stats-$1.json sock=$T/ctl-$$-$1.sock
-	local s k got total below flows bypasses src port line want
+	local s k got total src port line want
 	local rules=$T/rules6-$mode recv=$T/recv-$mode.out
 
 	offload_conf "$conf" "$mode" "$stats" "$sock" "$DEPTH" "$SET"
@@ -333,31 +326,9 @@ run_mode() {
 		fail "$mode: $total packets reached nfqe, want $((FLOWS * DEPTH + 1)): $(cat "$T/flows-$mode")"
 	ok "$mode: nfqe saw the first $DEPTH packets of each flow (and the renewal), the kernel took the rest"
 
-	o() { jget "$stats" ".offload.$1"; }
-	[ "$(o mode)" = "$mode" ] || fail "$mode: stats JSON offload mode '$(o mode)'"
-	flows=$(o flows)
-	bypasses=$(o bypasses)
-	below=$(o below_depth)
-	[ "$flows" = $FLOWS ] || fail "$mode: $flows flows offloaded, want $FLOWS (once each)"
-	[ "$bypasses" = $((FLOWS + 1)) ] || fail "$mode: $bypasses bypasses, want $FLOWS + the renewal"
-	[ "$below" = $((FLOWS * (DEPTH - 1))) ] ||
-		fail "$mode: $below packets below depth, want $FLOWS x $((DEPTH - 1))"
-	[ $((bypasses + below)) = "$total" ] ||
-		fail "$mode: $bypasses bypasses + $below below depth != $total packets seen"
-	[ "$(o unsupported)" = 0 ] && [ "$(o loops)" = 0 ] ||
-		fail "$mode: unsupported $(o unsupported), loops $(o loops)"
-	if [ "$mode" = forward ]; then
-		[ "$(o repeat_verdicts)" = "$bypasses" ] && [ "$(o set_adds)" = 0 ] ||
-			fail "forward: $(o repeat_verdicts) repeat verdicts, $(o set_adds) set additions, $bypasses bypasses"
-	else
-		[ "$(o set_adds)" = $((2 * bypasses)) ] && [ "$(o set_add_errors)" = 0 ] &&
-			[ "$(o set_send_errors)" = 0 ] && [ "$(o repeat_verdicts)" = 0 ] ||
-			fail "raw: set additions $(o set_adds) (want 2 x $bypasses), refused $(o set_add_errors), not sent $(o set_send_errors)"
-	fi
-	[ "$(metric nfqe_offload_flows_total "$T/metrics-$mode")" = $FLOWS ] &&
-		[ "$(metric nfqe_offload_bypasses_total "$T/metrics-$mode")" = "$bypasses" ] ||
-		fail "$mode: metrics: $(grep '^nfqe_offload_' "$T/metrics-$mode" | tr '\n' ' ')"
-	ok "$mode: $FLOWS flows offloaded once each, $bypasses bypasses, $below packets below depth"
+	# each flow's bypass once, and the renewal's
+	offload_check_counters "$mode" "$stats" "$T/metrics-$mode" $FLOWS $DEPTH \
+		$((FLOWS + 1)) $((FLOWS + 1))
 }
 
 topology_up

@@ -256,8 +256,8 @@ crash_case() {
 	crash_start "$name" 0
 	c0=$C0
 	run_gen "$name-gen2" --flows 1 --sport 8100 --count $HELD --rate 2000
-	held() { [ "$(kqueue_row "$LAB_RTR" 0 | awk '{print $3}')" = $HELD ]; }
-	wait_for 5 held || fail "$name: the queue holds $(kqueue_row "$LAB_RTR" 0 | awk '{print $3}'), want $HELD"
+	held() { [ "$(kqueue_total "$LAB_RTR" 0)" = $HELD ]; }
+	wait_for 5 held || fail "$name: the queue holds $(kqueue_total "$LAB_RTR" 0), want $HELD"
 	if [ "$crash" = kill ]; then
 		how="SIGABRT from outside"
 		kill -ABRT "$NFQE_PID"
@@ -310,9 +310,11 @@ crash_start "$name" 1
 c0=$C0
 # 8 flows, one per source: 5 of the 40 from LAB_SRC_FIRST (queue 0)
 run_gen "$name-gen2" --flows 8 --sport 8100 --count $HELD --rate 2000
-qtotal() { kqueue_row "$LAB_RTR" "$1" | awk '{print $3}'; }
-held2() { [ "$(qtotal 0)" = 5 ] && [ "$(qtotal 1)" = $((HELD - 5)) ]; }
-wait_for 5 held2 || fail "$name: the queues hold $(qtotal 0) and $(qtotal 1), want 5 and $((HELD - 5))"
+held2() {
+	[ "$(kqueue_total "$LAB_RTR" 0)" = 5 ] && [ "$(kqueue_total "$LAB_RTR" 1)" = $((HELD - 5)) ]
+}
+wait_for 5 held2 || fail "$name: the queues hold $(kqueue_total "$LAB_RTR" 0) and" \
+	"$(kqueue_total "$LAB_RTR" 1), want 5 and $((HELD - 5))"
 kill -ABRT "$NFQE_PID"
 rc=0; wait "$NFQE_PID" || rc=$?
 PIDS=()
