@@ -57,7 +57,9 @@ for i in $(seq 1 $UPGRADES); do
 	grep -q "handed queues 0:1 over" "$T/nfqe-$((i - 1)).err" ||
 		fail "upgrade $i: no handover logged"
 	wait_for 10 test -S "$T/ctl.sock" || fail "upgrade $i: new nfqe has no control socket: $(cat "$T/nfqe-$i.err")"
-	grep -q "took over queues 0:1" "$T/nfqe-$i.err" || fail "upgrade $i: not a takeover: $(cat "$T/nfqe-$i.err")"
+	# the control socket is up before the workers start and the line is logged
+	wait_for 10 grep -q "took over queues 0:1" "$T/nfqe-$i.err" ||
+		fail "upgrade $i: not a takeover: $(cat "$T/nfqe-$i.err")"
 	prev=$next
 done
 NFQE_PID=$prev
