@@ -185,7 +185,7 @@ ok "nobody: refused by the file mode, then by nfqe (counted)"
 
 stop "$NFQE_PID"
 [ ! -e "$SOCK" ] || fail "socket left behind"
-notified STOPPING=1 || fail "no STOPPING=1"
+wait_for 10 notified STOPPING=1 || fail "no STOPPING=1"	# the listener may not have written it yet
 expect_fail 1 "nfqe is not running" ctl status
 ok "stopped: STOPPING=1, socket removed, nfqectl says nfqe is not running"
 ! grep -q "withholding the watchdog ping" "$T/nfqe.err" ||

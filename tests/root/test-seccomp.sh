@@ -109,7 +109,7 @@ rc=0
 wait "$NFQE_PID" || rc=$?
 [ "$rc" = 0 ] || fail "exit status $rc$([ $rc = 159 ] && echo ' (SIGSYS)'): $(tail -5 "$T/nfqe.err")"
 [ -z "$(kqueue_row "$LAB_RTR" 0)$(kqueue_row "$LAB_RTR" 1)" ] || fail "queues still bound after exit"
-notified STOPPING=1 || fail "no STOPPING=1"
+wait_for 10 notified STOPPING=1 || fail "no STOPPING=1"	# the listener may not have written it yet
 S=$T/w/stats.json
 [ "$(jget "$S" .total.packets)" = $N ] || fail "nfqe counted $(jget "$S" .total.packets) of $N"
 ok "SIGTERM under seccomp: drained, unbound, exit 0; all $N packets counted"
