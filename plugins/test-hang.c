@@ -10,7 +10,8 @@
  *	                      ; packets, then do action (default 0)
  *	hang = sleep          ; sleep | spin (busy loop)
  *	hang_ms = 0           ; how long a hang lasts, 0: forever
- *	crash = segv          ; segv | abort
+ *	crash = segv          ; segv | abort | stack (recurse until the
+ *	                      ; stack overflows)
  *	wait_file = /tmp/go   ; before the action, wait until this file
  *	                      ; exists (the test says when; 10 ms polls)
  *	slot = yes            ; allocate a per-flow slot (flow_free checks)
@@ -38,17 +39,36 @@ enum th_action {
 	TH_ERROR,
 };
 
+enum th_crash {
+	TH_SEGV,
+	TH_ABORT,
+	TH_STACK,
+};
+
 struct test_hang {
 	enum th_action		action;
 	unsigned long long	after;
 	int			spin;
 	unsigned long		hang_ms;
-	int			crash_abort;
+	int			crash;		/* enum th_crash */
 	char			*wait_file;
 	int			slot;
 	int			trace_fd;
 	atomic_ullong		packets;
 };
+
+/* Recurse until the stack overflows (a real fault, not a raise()): a
+ * frame the compiler can neither fold into a loop nor drop. */
+static unsigned long recurse(unsigned long depth)
+{
+	volatile char frame[256];
+
+	if (!depth)	/* never: the stack ends long before depth wraps */
+		return 0;
+	frame[0] = (char)depth;
+	frame[sizeof(frame) - 1] = (char)depth;
+	return recurse(depth + 1) + frame[0] + frame[sizeof(frame) - 1];
+}
 
 static void trace(const struct test_hang *t, const char *what)
 {
@@ -107,7 +127,8 @@ static void *th_init(const struct nfqe_kv *kv, unsigned nkv, char *err,
 	static const char *const actions[] = {
 		"accept", "drop", "hang", "crash", "error", NULL };
 	static const char *const hangs[] = { "sleep", "spin", NULL };
-	static const char *const crashes[] = { "segv", "abort", NULL };
+	static const char *const crashes[] = {
+		"segv", "abort", "stack", NULL };
 	static const char *const yesno[] = { "no", "yes", NULL };
 	struct test_hang *t = calloc(1, sizeof(*t));
 	unsigned long long v;
@@ -132,8 +153,7 @@ static void *th_init(const struct nfqe_kv *kv, unsigned nkv, char *err,
 			r = parse_ull(key, val, &v, err, errlen);
 			t->hang_ms = (unsigned long)v;
 		} else if (!strcmp(key, "crash")) {
-			r = one_of(key, val, crashes, &t->crash_abort, err,
-				   errlen);
+			r = one_of(key, val, crashes, &t->crash, err, errlen);
 		} else if (!strcmp(key, "wait_file")) {
 			free(t->wait_file);
 			t->wait_file = strdup(val);
@@ -220,8 +240,10 @@ static enum nfqe_insp_verdict th_inspect(void *instance,
 		hang(t);
 		return NFQE_INSP_ACCEPT;
 	case TH_CRASH:
-		if (t->crash_abort)
+		if (t->crash == TH_ABORT)
 			abort();
+		if (t->crash == TH_STACK)
+			(void)recurse(1);
 		raise(SIGSEGV);
 		return NFQE_INSP_ERROR;
 	case TH_ERROR:

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -32,6 +33,7 @@
 
 #define LG_MSG		64	/* either message fits with room to spare */
 #define LG_KSTATS_MAX	(64 * 1024)
+#define LG_ALTSTACK	(64 * 1024)	/* the handler, and what it chains to */
 
 struct lg_queue {
 	int		fd;
@@ -52,6 +54,7 @@ static int lg_kstats = -1;
 static int lg_fired;
 static struct sigaction lg_old[LG_NSIG];
 static char lg_buf[LG_KSTATS_MAX];	/* the counters, read in the handler */
+static __thread void *lg_altstack;	/* this thread's, if we gave it one */
 
 static void lg_send(int fd, const void *buf, size_t len)
 {
@@ -235,4 +238,39 @@ void lastgasp_disarm(void)
 	free(lg_q);
 	lg_q = NULL;
 	lg_kstats = -1;
+}
+
+int lastgasp_thread_init(void)
+{
+	stack_t ss, old;
+
+	if (sigaltstack(NULL, &old) < 0)
+		return -errno;
+	if (!(old.ss_flags & SS_DISABLE))
+		return 0;	/* a sanitizer's: big enough for both */
+	ss.ss_sp = mmap(NULL, LG_ALTSTACK, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (ss.ss_sp == MAP_FAILED)
+		return -errno;
+	ss.ss_size = LG_ALTSTACK;
+	ss.ss_flags = 0;
+	if (sigaltstack(&ss, NULL) < 0) {
+		int ret = -errno;
+
+		munmap(ss.ss_sp, LG_ALTSTACK);
+		return ret;
+	}
+	lg_altstack = ss.ss_sp;
+	return 0;
+}
+
+void lastgasp_thread_exit(void)
+{
+	stack_t ss = { .ss_flags = SS_DISABLE };
+
+	if (!lg_altstack)
+		return;
+	if (sigaltstack(&ss, NULL) == 0)
+		munmap(lg_altstack, LG_ALTSTACK);
+	lg_altstack = NULL;
 }

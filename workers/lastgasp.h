@@ -32,4 +32,14 @@ int lastgasp_arm(struct worker *const *w, unsigned n, int kstats_fd);
  * another process) and put back the signals' earlier actions. */
 void lastgasp_disarm(void);
 
+/*
+ * lastgasp_thread_init - give the calling thread an alternate signal stack,
+ * unless it has one (a sanitizer's): the handler then runs after a stack
+ * overflow too (a plug-in recursing without end), which would otherwise
+ * kill the process before any handler could run. 0 or -errno.
+ * lastgasp_thread_exit - take it back, before the thread ends.
+ */
+int lastgasp_thread_init(void);
+void lastgasp_thread_exit(void);
+
 #endif

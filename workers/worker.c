@@ -54,6 +54,7 @@
 #include <urcu-qsbr.h>
 
 #include "flowtable.h"
+#include "lastgasp.h"
 
 #include "nfqe-config.h"
 #include "log.h"
@@ -823,9 +824,15 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	char name[16];
+	int ret;
 
 	snprintf(name, sizeof(name), "nfqe-q%u", w->p.queue);
 	pthread_setname_np(pthread_self(), name);
+	ret = lastgasp_thread_init();
+	if (ret < 0)
+		log_warn("queue %u: no alternate signal stack (%s): a stack "
+			 "overflow would lose what the queue holds",
+			 w->p.queue, strerror(-ret));
 	rcu_register_thread();
 
 	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE) &&
@@ -858,6 +865,7 @@ static void *worker_main(void *arg)
 		wk_flush(w, FLUSH_STOP);
 	wk_sample_cpu(w);
 	rcu_unregister_thread();
+	lastgasp_thread_exit();
 	return NULL;
 }
 

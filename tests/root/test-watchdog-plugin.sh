@@ -20,9 +20,9 @@
 #     nfqe waits 3 s, the watchdog accepting meanwhile, accepts what is
 #     queued when it gives up (and closes the queue: fail-open), exits 1;
 #     the sink gets all 2000, and sent + accepted = queued, exactly.
-#  2. crash (SIGSEGV, abort(), or a SIGABRT from outside, as systemd's
-#     watchdog sends) on the 11th packet, while 40 packets (that one
-#     included) wait in the queue: nfqe dies, and before it does its
+#  2. crash (SIGSEGV, a stack overflow, abort(), or a SIGABRT from
+#     outside, as systemd's watchdog sends) on the 11th packet, while 40
+#     packets (that one included) wait in the queue: nfqe dies, and before it does its
 #     fatal-signal handler closes the queue and accepts the 40
 #     (fail_open = yes): all 50 delivered. With fail_open = no the handler
 #     is not armed and the kernel drops the 40 at the unbind: only the 10
@@ -223,7 +223,8 @@ PIDS=()
 # crash_case NAME CRASH FAIL_OPEN: the plug-in passes the first AFTER
 # packets, then waits for the test's word (a file) on the next one while
 # HELD more are sent (the watchdog off): when the kernel shows all HELD
-# in the queue, the word, and the plug-in crashes (SIGSEGV or abort()).
+# in the queue, the word, and the plug-in crashes (SIGSEGV, abort(), or
+# a stack overflow: the handler runs on the worker's alternate stack).
 # CRASH "kill": the plug-in hangs instead and the test sends SIGABRT, as
 # systemd's watchdog does (WatchdogSignal's default) when nfqe stops
 # sending WATCHDOG=1.
@@ -266,9 +267,10 @@ crash_case() {
 	fi
 	rc=0; wait "$NFQE_PID" || rc=$?
 	PIDS=()
-	# 139 SIGSEGV, 134 SIGABRT (also an ASan build's report on SIGSEGV);
+	# 139 SIGSEGV (also a stack overflow), 134 SIGABRT (also an ASan
+	# build's report on SIGSEGV);
 	# 66: TSan's report exit status (./run sets NFQE_SANITIZER=thread)
-	{ [ "$crash" = segv ] && [ "$rc" = 139 ]; } || [ "$rc" = 134 ] ||
+	{ [ "$crash" != abort ] && [ "$crash" != kill ] && [ "$rc" = 139 ]; } || [ "$rc" = 134 ] ||
 		{ [ "${NFQE_SANITIZER:-}" = thread ] && [ "$rc" = 66 ]; } ||
 		fail "$name: nfqe exit status $rc, want death by $how: $(cat "$T/$name.err")"
 	wait_for 5 queue_gone || fail "$name: the kernel did not unbind queue 0"
@@ -291,6 +293,7 @@ crash_case() {
 sink_count_init
 crash_case crash segv yes
 crash_case crash-abort abort yes
+crash_case crash-stack stack yes
 crash_case crash-sigabrt kill yes
 crash_case crash-closed segv no
 
