@@ -500,12 +500,13 @@ struct flow *flowtable_lookup_or_add(struct flowtable *ft,
 	flow = ft_find(ft, key, hash);
 	if (!flow)
 		flow = ft_insert(ft, key, hash, side, now_ns, &created);
-	if (!flow)
-		return NULL;
-	if (ret_dir)
-		*ret_dir = ft_flow_dir(flow, side);
-	if (ret_created)
-		*ret_created = created;
+	if (flow) {
+		if (ret_dir)
+			*ret_dir = ft_flow_dir(flow, side);
+		if (ret_created)
+			*ret_created = created;
+	}
+	/* a miss read flows too: the chain's keys, a full table's sample */
 	ft_tsan_release();
 	return flow;
 }
@@ -515,13 +516,11 @@ struct flow *flowtable_lookup(struct flowtable *ft, const struct flow_key *key,
 {
 	struct flow *flow = ft_find(ft, key, ft_hash(ft, key));
 
-	if (!flow) {
-		errno = ENOENT;
-		return NULL;
-	}
-	if (ret_dir)
+	if (flow && ret_dir)
 		*ret_dir = ft_flow_dir(flow, side);
-	ft_tsan_release();
+	ft_tsan_release();	/* a miss read the chain's keys too */
+	if (!flow)
+		errno = ENOENT;
 	return flow;
 }
 

@@ -73,18 +73,26 @@ lab() {
 }
 
 # start_nfqe NAME CONF: nfqe in the router namespace; sets NFQE_PID.
+declare -A ERR_OF=()	# PID -> the stderr file of an nfqe start_nfqe started
 start_nfqe() {
 	local name=$1 conf=$2
 	ip netns exec "$LAB_RTR" "$NFQE" -c "$conf" >"$T/$name.out" 2>"$T/$name.err" &
 	NFQE_PID=$!
 	PIDS+=("$NFQE_PID")
+	ERR_OF[$NFQE_PID]=$T/$name.err
 }
 
-# stop_pid PID: SIGTERM and wait; the exit status is left in STOP_RC.
+# stop_pid PID: SIGTERM and wait; the exit status is left in STOP_RC. Not 0
+# (a sanitizer's report, a crash): the end of the nfqe's stderr goes to the
+# test log, whatever the test makes of the status.
 stop_pid() {
 	STOP_RC=0
 	kill -TERM "$1"
 	wait "$1" || STOP_RC=$?
+	if [ "$STOP_RC" != 0 ] && [ -n "${ERR_OF[$1]:-}" ]; then
+		echo "pid $1 exited $STOP_RC; the end of ${ERR_OF[$1]}:" >&2
+		tail -n 60 "${ERR_OF[$1]}" >&2
+	fi
 }
 
 start_sink() {

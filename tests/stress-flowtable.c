@@ -27,6 +27,7 @@
 #define SLOT_DEAD	0xdeadu
 #define HOT_KEYS	64
 #define BURST_KEYS	20	/* more than one prefetch step */
+#define SMALL_FLOW_MAX	256	/* the table worker_full_miss() fills */
 
 /* TSan builds: liburcu's internal false positives, see tests/tsan.supp */
 const char *__tsan_default_options(void);
@@ -46,6 +47,7 @@ const char *__tsan_default_options(void)
 
 struct stress {
 	struct flowtable *ft;
+	struct flowtable *small;	/* always full: worker_full_miss() */
 	unsigned int flows;
 	uint64_t start_ns;
 	uint64_t end_ns;
@@ -67,6 +69,10 @@ struct worker {
 	uint64_t ops;
 	uint64_t lost_checks;
 	uint64_t slots_set;
+	uint64_t bursts;
+	unsigned int index;
+	unsigned int fresh;	/* keys used in the small table */
+	uint64_t full_misses;	/* inserts the full table refused */
 };
 
 static uint64_t mono_ns(void)
@@ -252,6 +258,39 @@ static void worker_op(struct worker *w)
 		worker_check_found(w, flow, &key, side);
 }
 
+/*
+ * A burst that ends on a miss in a full table (the insert evicts and gives
+ * nothing), then the frees of what it evicted run before this thread
+ * touches a table again, as when a worker goes idle after such a burst:
+ * under TSan, whether the table orders the eviction's reads before those
+ * frees (its annotations on every path, the misses' included). A small
+ * table of its own, filled with new keys until an insert is refused.
+ */
+static void worker_full_miss(struct worker *w)
+{
+	struct stress *s = w->stress;
+	struct flow_key key;
+	struct flow *flow;
+	uint8_t proto;
+	int side;
+
+	for (unsigned int n = 0; n <= 2 * SMALL_FLOW_MAX; n++) {
+		/* this thread's own keys (below 2^24: all distinct) */
+		key_build(w->index << 20 | (w->fresh++ & 0xfffff), false,
+			  &key, &side, &proto);
+		flow = flowtable_lookup_or_add(s->small, &key, side,
+					       vclock(s), NULL, NULL);
+		if (!flow) {
+			check(errno == ENOSPC);
+			w->full_misses++;
+			break;
+		}
+	}
+	rcu_thread_offline();
+	rcu_barrier();
+	rcu_thread_online();
+}
+
 static void *worker_run(void *arg)
 {
 	struct worker *w = arg;
@@ -262,6 +301,8 @@ static void *worker_run(void *arg)
 		for (int n = 0; n < 64; n++)
 			worker_op(w);
 		w->ops += 64;
+		if (++w->bursts % 32 == 0)
+			worker_full_miss(w);
 		rcu_quiescent_state();
 	}
 	rcu_unregister_thread();
@@ -305,7 +346,7 @@ int main(void)
 	};
 	struct flowtable_params params;
 	struct worker workers[8];
-	uint64_t ops = 0, checks = 0;
+	uint64_t ops = 0, checks = 0, full_misses = 0;
 
 	flowtable_params_init(&params);
 	/* below the key space: the cap and eviction are part of the mix */
@@ -316,6 +357,10 @@ int main(void)
 	params.slot_free_arg = &s;
 	s.ft = flowtable_new(&params);
 	check(s.ft);
+	flowtable_params_init(&params);
+	params.flow_max = SMALL_FLOW_MAX;
+	s.small = flowtable_new(&params);
+	check(s.small);
 
 	s.start_ns = mono_ns();
 	s.end_ns = s.start_ns + seconds * NS;
@@ -323,6 +368,7 @@ int main(void)
 		workers[t] = (struct worker) {
 			.stress = &s,
 			.rng = 0x9e3779b97f4a7c15ull * (t + 1),
+			.index = t,
 		};
 		check(!pthread_create(&workers[t].tid, NULL, worker_run,
 				      &workers[t]));
@@ -331,16 +377,20 @@ int main(void)
 		pthread_join(workers[t].tid, NULL);
 		ops += workers[t].ops;
 		checks += workers[t].lost_checks;
+		full_misses += workers[t].full_misses;
 	}
 
 	rcu_register_thread();
 	stress_verify(&s);
 	flowtable_free(s.ft);
+	flowtable_free(s.small);
 	rcu_unregister_thread();
 	printf("{\"threads\": %u, \"seconds\": %u, \"flows\": %u, "
 	       "\"ops\": %lu, \"lost_checks\": %lu, \"slots_set\": %lu, "
-	       "\"slots_freed\": %lu}\n", nthreads, seconds, s.flows, ops,
-	       checks, s.slots_set, s.slots_freed);
+	       "\"slots_freed\": %lu, \"full_misses\": %lu}\n", nthreads,
+	       seconds, s.flows, ops, checks, s.slots_set, s.slots_freed,
+	       full_misses);
 	check(s.slots_set == s.slots_freed);
+	check(full_misses > 0);
 	return 0;
 }

@@ -38,7 +38,7 @@ kill -USR2 "$NFQE_PID"
 wait_for 5 grep -q "10.200.2.2:9" "$T/a.err" || fail "SIGUSR2 printed no flows"
 ok "SIGUSR2 dumps the top flows"
 
-stop_pid "$NFQE_PID"; [ "$STOP_RC" = 0 ] || fail "nfqe exit status"
+stop_pid "$NFQE_PID"; [ "$STOP_RC" = 0 ] || fail "nfqe exit status $STOP_RC"
 S=$T/a.json
 [ "$(jget "$S" .flows.created)" = 64 ] || fail "flows created $(jget "$S" .flows.created), expected 64"
 [ "$(jget "$S" .flows.live)" = 64 ] || fail "flows live $(jget "$S" .flows.live)"
@@ -61,7 +61,7 @@ wait_for 10 test -S "$T/b.sock" || fail "nfqe did not start: $(cat "$T/b.err")"
 start_sink b-sink --expect 8192 --timeout 60
 run_gen b-gen --flows 4096 --sport 7000-7255 --count 8192 --rate 20000
 wait "$SINK_PID" || fail "at the cap packets were lost: sink got $(jget "$T/b-sink.json" .received)"
-stop_pid "$NFQE_PID"; [ "$STOP_RC" = 0 ] || fail "nfqe exit status"
+stop_pid "$NFQE_PID"; [ "$STOP_RC" = 0 ] || fail "nfqe exit status $STOP_RC"
 S=$T/b.json
 live=$(jget "$S" .flows.live)
 full=$(jget "$S" .flows.full)
