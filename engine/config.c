@@ -8,6 +8,8 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <stddef.h>
 #include <stdarg.h>
@@ -35,6 +37,7 @@ enum key_type {
 	KT_LOG_LEVEL,
 	KT_ZONE,
 	KT_WD_ACTION,
+	KT_LISTEN,
 };
 
 struct key_def {
@@ -78,6 +81,7 @@ static const struct key_def keys[] = {
 	{ "control", "group", KT_STRING, CFG(control_group), 0, 0, false, false },
 	{ "control", "metrics_textfile", KT_STRING, CFG(metrics_textfile), 0, 0, true, false },
 	{ "control", "metrics_interval", KT_UINT, CFG(metrics_interval), 1, 3600, true, false },
+	{ "control", "metrics_listen", KT_LISTEN, CFG(metrics_listen), 0, 0, false, false },
 	{ "flows", "enable", KT_BOOL, CFG(flows_enable), 0, 0, false, false },
 	{ "flows", "flow_max", KT_UINT, CFG(flow_max), 1024, 1u << 30, false, false },
 	{ "flows", "zone", KT_ZONE, 0, 0, 0, false, false },
@@ -123,6 +127,55 @@ void config_defaults(struct nfqe_config *cfg)
 	cfg->flow_timeout[FT_ICMP] = 30;
 	cfg->flow_timeout[FT_OTHER] = 60;
 	cfg->metrics_interval = 15;
+}
+
+int config_parse_listen(const char *s, struct sockaddr_storage *ss,
+			socklen_t *ret_len)
+{
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in *in = (struct sockaddr_in *)ss;
+	const char *port;
+	char host[INET6_ADDRSTRLEN];
+	size_t hlen;
+	unsigned long p;
+	bool v6 = *s == '[';
+	char *end;
+
+	if (v6) {
+		const char *close = strchr(s, ']');
+
+		if (!close || close[1] != ':')
+			return -EINVAL;
+		s++;
+		hlen = (size_t)(close - s);
+		port = close + 2;
+	} else {
+		port = strchr(s, ':');
+		if (!port)
+			return -EINVAL;
+		hlen = (size_t)(port++ - s);
+	}
+	if (!hlen || hlen >= sizeof(host) || *port < '0' || *port > '9')
+		return -EINVAL;
+	errno = 0;
+	p = strtoul(port, &end, 10);
+	if (*end || errno || p < 1 || p > 65535)
+		return -EINVAL;
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	memset(ss, 0, sizeof(*ss));
+	if (v6) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)p);
+		*ret_len = sizeof(*in6);
+		return inet_pton(AF_INET6, host, &in6->sin6_addr) == 1 ?
+		       0 : -EINVAL;
+	}
+	in->sin_family = AF_INET;
+	in->sin_port = htons((uint16_t)p);
+	*ret_len = sizeof(*in);
+	/* dotted quad only (inet_aton() would take "1.2.3") */
+	return inet_pton(AF_INET, host, &in->sin_addr) == 1 ? 0 : -EINVAL;
 }
 
 int config_parse_queues(const char *s, unsigned *ret_first,
@@ -285,6 +338,20 @@ static int set_key(struct parse_ctx *pc, const struct key_def *k,
 		}
 		strcpy(field, value);
 		return 0;
+	case KT_LISTEN: {
+		struct sockaddr_storage ss;
+		socklen_t len;
+
+		if (*value && (strlen(value) >= sizeof(cfg->metrics_listen) ||
+			       config_parse_listen(value, &ss, &len) < 0)) {
+			parse_error(pc, "%s: '%s' is not ADDRESS:PORT (e.g. "
+				    "127.0.0.1:9477 or [::1]:9477), or empty "
+				    "for off", k->name, value);
+			return -1;
+		}
+		strcpy(field, value);
+		return 0;
+	}
 	case KT_QUEUES:
 		if (config_parse_queues(value, &cfg->queue_first,
 					&cfg->queue_last) < 0) {
@@ -561,6 +628,7 @@ static bool key_differs(const struct key_def *k, const struct nfqe_config *a,
 	case KT_WD_ACTION:
 		return *(const bool *)fa != *(const bool *)fb;
 	case KT_STRING:
+	case KT_LISTEN:
 		return strcmp(fa, fb) != 0;
 	default:	/* 32-bit fields: unsigned, uint32_t, enums, int */
 		return memcmp(fa, fb, sizeof(uint32_t)) != 0;

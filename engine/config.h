@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #define NFQE_DEFAULT_CONF	"/etc/nfqe/nfqe.conf"
 #define NFQE_DEFAULT_SOCKET	"/run/nfqe/nfqe.sock"
@@ -72,6 +73,7 @@ struct nfqe_config {
 	char		control_group[256];	/* "" root only */
 	char		metrics_textfile[256];	/* path, "" off */
 	unsigned	metrics_interval;	/* s */
+	char		metrics_listen[64];	/* ADDRESS:PORT, "" off */
 
 	/* [flows] */
 	bool		flows_enable;
@@ -120,6 +122,11 @@ int config_load(const char *path, struct nfqe_config *cfg, char *err,
 /* Parse "A:B" or "A" into a queue range. 0 or -EINVAL. */
 int config_parse_queues(const char *s, unsigned *ret_first,
 			unsigned *ret_last);
+
+/* Parse "ADDRESS:PORT" (IPv4) or "[ADDRESS]:PORT" (IPv6), numeric, port
+ * 1..65535, into @ss. 0 or -EINVAL. */
+int config_parse_listen(const char *s, struct sockaddr_storage *ss,
+			socklen_t *ret_len);
 
 /* Cross-key checks after loading and command-line overrides. 0 or -1
  * with a message in @err. */

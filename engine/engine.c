@@ -27,6 +27,7 @@
 #include "engine.h"
 #include "lastgasp.h"
 #include "log.h"
+#include "httpmetrics.h"
 #include "metrics.h"
 #include "notify.h"
 #include "offload.h"
@@ -44,6 +45,7 @@ struct engine {
 	unsigned		nworkers;
 	struct worker		**workers;
 	struct control		*control;	/* NULL: no control socket */
+	struct httpmetrics	*http;		/* NULL: no metrics_listen */
 	struct flowtable	*ft;		/* NULL: [flows] enable = no */
 	struct policy_root	policy;		/* the workers' decide context */
 	struct offload		*offload;	/* NULL: [offload] enable = no */
@@ -319,13 +321,17 @@ static int engine_takeover_give(void *ctx, int conn, const char *arg,
 	paused_ns = mono_ns();
 	/* the sockets are about to belong to the new nfqe too */
 	lastgasp_disarm();
-	/* the new nfqe creates its control socket once it has the queues */
+	/* the new nfqe creates its control socket and listens for scrapes
+	 * once it has the queues */
 	control_release(e->control);
+	httpmetrics_free(e->http);
+	e->http = NULL;
 	ret = takeover_send(conn, queues, fds, e->nworkers, paused_ns);
 	if (ret < 0) {
 		snprintf(err, errlen, "sending the sockets: %s", strerror(-ret));
 		log_err("takeover failed (%s); going on without a control "
-			"socket", err);
+			"socket%s", err,
+			e->cfg.metrics_listen[0] ? " or metrics_listen" : "");
 		goto err_resume;
 	}
 	for (unsigned i = 0; i < e->nworkers; i++)
@@ -366,6 +372,8 @@ static int engine_takeover_take(struct engine *e, int **ret_fds)
 		log_err("takeover: %s", err);
 	return ret;
 }
+
+static int engine_http_metrics(void *ctx, FILE *out);
 
 struct engine *engine_new(const struct nfqe_config *cfg, struct policy *policy,
 			  const struct offload_config *oc,
@@ -468,6 +476,17 @@ struct engine *engine_new(const struct nfqe_config *cfg, struct policy *policy,
 						 engine_flows_metrics, e);
 		}
 	}
+	/* before the privilege drop too: the port may be below 1024 */
+	if (cfg->metrics_listen[0]) {
+		e->http = httpmetrics_new(cfg->metrics_listen,
+					  engine_http_metrics, e, err,
+					  sizeof(err));
+		if (!e->http) {
+			log_err("%s", err);
+			goto err_free;
+		}
+		log_info("metrics at http://%s/metrics", cfg->metrics_listen);
+	}
 	/* mode 0440 root: open it while still root */
 	e->kstats_fd = nfq_kstats_open();
 	if (e->kstats_fd < 0)
@@ -536,6 +555,7 @@ void engine_free(struct engine *e)
 	if (!e)
 		return;
 	control_free(e->control);
+	httpmetrics_free(e->http);
 	for (unsigned i = 0; i < e->nworkers; i++)
 		if (worker_stop(e->workers[i], WORKER_STOP_TIMEOUT_MS, 0) < 0)
 			e->stuck = true;
@@ -648,22 +668,45 @@ static void engine_write_json(struct engine *e, const struct report *r)
 			 strerror(-ret));
 }
 
+/* What the exposition carries besides @r: conntrack, the control
+ * socket's refusals, the flow table's gauges. */
+static void engine_metrics_extra(struct engine *e, const struct report *r,
+				 struct metrics_extra *x)
+{
+	control_metrics_extra(e->control, x);
+	x->hook = engine_flows_metrics;
+	x->hook_ctx = e;
+	x->ct = r->have_ct ? &r->ct : NULL;
+}
+
 static void engine_write_metrics(struct engine *e, const struct report *r)
 {
-	struct metrics_extra x = { 0 };
+	struct metrics_extra x;
 	int ret;
 
 	if (!e->cfg.metrics_textfile[0])
 		return;
-	control_metrics_extra(e->control, &x);
-	x.hook = engine_flows_metrics;
-	x.hook_ctx = e;
-	if (r->have_ct)
-		x.ct = &r->ct;
+	engine_metrics_extra(e, r, &x);
 	ret = metrics_write_textfile(e->cfg.metrics_textfile, r, &x);
 	if (ret < 0)
 		log_warn("metrics_textfile %s: %s", e->cfg.metrics_textfile,
 			 strerror(-ret));
+}
+
+/* A scrape of [control] metrics_listen: a fresh report, as nfqectl's. */
+static int engine_http_metrics(void *ctx, FILE *out)
+{
+	struct engine *e = ctx;
+	struct report *r = engine_report(e);
+	struct metrics_extra x;
+	int ret;
+
+	if (!r)
+		return -ENOMEM;
+	engine_metrics_extra(e, r, &x);
+	ret = metrics_write(out, r, &x);
+	free(r);
+	return ret;
 }
 
 static int engine_reload_config(struct engine *e);
@@ -885,9 +928,10 @@ int engine_run(struct engine *e)
 	notify_status("%u queue%s bound", e->nworkers,
 		      e->nworkers == 1 ? "" : "s");
 	while (!stop) {
-		struct pollfd pfd[2] = {
+		struct pollfd pfd[3] = {
 			{ .fd = e->sig_fd, .events = POLLIN },
 			{ .fd = control_fd(e->control), .events = POLLIN },
+			{ .fd = httpmetrics_fd(e->http), .events = POLLIN },
 		};
 		struct signalfd_siginfo si;
 		uint64_t now = mono_ns();
@@ -902,10 +946,11 @@ int engine_run(struct engine *e)
 		tick_arm(&next_reap, e->ft ? REAP_PERIOD_NS : 0, now, &timeout);
 		tick_arm(&next_wwd, (uint64_t)e->cfg.watchdog_ms * 250000, now,
 			 &timeout);
+		httpmetrics_timeout(e->http, &timeout);
 		/* a QSBR reader must not block online: grace periods (the
 		 * workers' flow frees, reloads) would wait for it */
 		rcu_thread_offline();
-		ret = poll(pfd, 2, timeout);
+		ret = poll(pfd, 3, timeout);
 		rcu_thread_online();
 		if (ret < 0 && errno != EINTR) {
 			log_err("poll: %s", strerror(errno));
@@ -916,6 +961,8 @@ int engine_run(struct engine *e)
 			if (e->handed_over)
 				stop = true;
 		}
+		/* new scrapes, and connections that timed out */
+		httpmetrics_run(e->http);
 		while (read(e->sig_fd, &si, sizeof(si)) == sizeof(si)) {
 			switch (si.ssi_signo) {
 			case SIGTERM:

@@ -58,7 +58,8 @@ static const char *const seccomp_allowed[] = {
 	"lseek", "fcntl", "getdents64", "rename", "renameat", "renameat2",
 	"unlink", "unlinkat", "access", "faccessat", "faccessat2", "fsync",
 	"fdatasync", "umask", "readlink", "readlinkat", "getcwd",
-	/* sockets: netlink verdicts and config, the control socket,
+	/* sockets: netlink verdicts and config, the control socket and
+	 * the metrics listener (libmicrohttpd: epoll, accept4, send...),
 	 * sd_notify, the user database (nss-systemd speaks varlink) */
 	"recvmmsg", "recvmsg", "recvfrom", "sendmsg", "sendmmsg", "sendto",
 	"accept4", "accept", "connect", "getsockopt", "setsockopt",

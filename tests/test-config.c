@@ -15,6 +15,8 @@
 #include <string.h>
 #include <syslog.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <cmocka.h>
 
 #include "nfqe-config.h"
@@ -674,6 +676,58 @@ static void test_parse_queues(void **state)
 	}
 }
 
+static void test_parse_listen(void **state)
+{
+	static const char *const bad[] = {
+		"", "9477", ":9477", "127.0.0.1", "127.0.0.1:", "127.0.0.1:0",
+		"127.0.0.1:65536", "127.0.0.1:-1", "127.0.0.1:+80",
+		"127.0.0.1:80x", "localhost:9477", "1.2.3:9477", "::1:9477",
+		"[::1]", "[::1]9477", "[::1]:", "[127.0.0.1]:9477", "[::1:9477",
+		"[]:80", "0.0.0.0:9477:1",
+	};
+	struct sockaddr_storage ss;
+	const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+	char text[INET6_ADDRSTRLEN];
+	socklen_t len;
+
+	(void)state;
+	assert_int_equal(config_parse_listen("127.0.0.1:9477", &ss, &len), 0);
+	assert_int_equal(ss.ss_family, AF_INET);
+	assert_int_equal(len, sizeof(struct sockaddr_in));
+	assert_int_equal(ntohs(in->sin_port), 9477);
+	assert_int_equal(ntohl(in->sin_addr.s_addr), 0x7f000001);
+	assert_int_equal(config_parse_listen("0.0.0.0:1", &ss, &len), 0);
+	assert_int_equal(ntohs(in->sin_port), 1);
+	assert_int_equal(config_parse_listen("[fd00::1]:65535", &ss, &len), 0);
+	assert_int_equal(ss.ss_family, AF_INET6);
+	assert_int_equal(len, sizeof(struct sockaddr_in6));
+	assert_int_equal(ntohs(in6->sin6_port), 65535);
+	inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof(text));
+	assert_string_equal(text, "fd00::1");
+	assert_int_equal(config_parse_listen("[::]:80", &ss, &len), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (config_parse_listen(bad[i], &ss, &len) != -EINVAL)
+			fail_msg("'%s' accepted", bad[i]);
+}
+
+static void test_metrics_listen(void **state)
+{
+	struct nfqe_config cfg;
+
+	(void)state;
+	config_defaults(&cfg);
+	assert_string_equal(cfg.metrics_listen, "");
+	load_ok("[control]\nmetrics_listen = [::1]:9477\n", &cfg);
+	assert_string_equal(cfg.metrics_listen, "[::1]:9477");
+	load_ok("[control]\nmetrics_listen =\n", &cfg);
+	assert_string_equal(cfg.metrics_listen, "");
+	bad_value("control", "metrics_listen", "localhost:9477",
+		  "'localhost:9477' is not ADDRESS:PORT");
+	bad_value("control", "metrics_listen", "127.0.0.1:70000",
+		  "is not ADDRESS:PORT");
+}
+
 static void test_check(void **state)
 {
 	struct nfqe_config cfg;
@@ -766,6 +820,7 @@ static void test_restart_keys(void **state)
 	ONE(gso, false, "gso");
 	ONE(no_enobufs, false, "no_enobufs");
 	ONE(burst_max, 8, "burst_max");
+	ONE(metrics_listen[0], '1', "metrics_listen");
 #undef ONE
 
 	b = a;
@@ -809,6 +864,8 @@ int main(void)
 		cmocka_unit_test(test_long_comment),
 		cmocka_unit_test(test_value_too_long),
 		cmocka_unit_test(test_parse_queues),
+		cmocka_unit_test(test_parse_listen),
+		cmocka_unit_test(test_metrics_listen),
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_queue_cpu),
 		cmocka_unit_test(test_restart_keys),

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# [control] metrics_listen: Prometheus scrapes GET /metrics over HTTP.
+#  1. After N packets (seccomp on): 200, the exposition's content type, the
+#     same families as `nfqectl metrics`, N packets counted; promtool
+#     accepts it. 404 for another path, 405 (Allow: GET, HEAD) for POST,
+#     HEAD gives the headers only.
+#  2. Connections that send nothing hold neither the main loop nor the
+#     control socket: scrapes and nfqectl answer meanwhile, and nfqe
+#     closes the silent ones after its connection timeout (10 s).
+#  3. A reload that changes metrics_listen keeps the running listener and
+#     says a restart is needed.
+#  4. A second nfqe on the same address: a clear error, exit 1. A bad
+#     address: --check names file:line.
+#  5. nfqe --takeover: the old one lets the address go, the new one serves
+#     it (its own counters); after SIGTERM nothing listens.
+source "$(dirname "$0")/../lib.sh"
+require_root
+command -v curl >/dev/null || skip "curl is not installed"
+NFQECTL=$NFQE_BUILD_ROOT/engine/nfqectl
+N=2000
+PORT=9477
+
+lab 16
+"$NFQE" rules --queues 0:1 | ip netns exec "$LAB_RTR" iptables-restore --noflush
+SOCK=$T/ctl.sock
+cat >"$T/nfqe.conf" <<CONF
+[engine]
+queues = 0:1
+seccomp = yes
+[control]
+socket = $SOCK
+metrics_listen = 127.0.0.1:$PORT
+CONF
+
+# scrape PATH OUT [curl args]: the status code; body in OUT, headers in
+# OUT.hdr
+scrape() {
+	local path=$1 out=$2; shift 2
+	ip netns exec "$LAB_RTR" curl -sS --max-time 5 -o "$out" -D "$out.hdr" \
+		-w '%{http_code}' "$@" "http://127.0.0.1:$PORT$path" 2>"$out.err" || true
+}
+header() { tr -d '\r' <"$1.hdr" | awk -v h="$2" 'tolower($0) ~ "^" tolower(h) ": " { sub(/^[^:]*: /, ""); print }'; }
+sum_metric() {
+	awk -v name="$1" '$1 ~ "^" name "({|$)" { s += $2; n++ }
+		END { if (!n) exit 1; printf "%d\n", s }' "$2"
+}
+families() { awk '$1 == "#" && $2 == "TYPE" { print $3 }' "$1" | sort; }
+ctl() { ip netns exec "$LAB_RTR" "$NFQECTL" -s "$SOCK" "$@"; }
+
+# -- 1
+start_nfqe nfqe "$T/nfqe.conf"
+wait_for 10 test -S "$SOCK" || fail "nfqe did not start: $(cat "$T/nfqe.err")"
+grep -q "metrics at http://127.0.0.1:$PORT/metrics" "$T/nfqe.err" ||
+	fail "no listener logged: $(cat "$T/nfqe.err")"
+start_sink sink --expect $N --timeout 30
+run_gen gen --flows 16 --sport 4000-4003 --count $N --rate 20000
+wait "$SINK_PID" || fail "sink got $(jget "$T/sink.json" .received) of $N"
+
+code=$(scrape /metrics "$T/m.prom")
+[ "$code" = 200 ] || fail "GET /metrics: $code $(cat "$T/m.prom.err")"
+[ "$(header "$T/m.prom" Content-Type)" = "text/plain; version=0.0.4; charset=utf-8" ] ||
+	fail "content type '$(header "$T/m.prom" Content-Type)'"
+[ "$(sum_metric nfqe_packets_total "$T/m.prom")" = $N ] ||
+	fail "nfqe_packets_total $(sum_metric nfqe_packets_total "$T/m.prom"), want $N"
+ctl metrics >"$T/ctl.prom"
+[ "$(families "$T/m.prom")" = "$(families "$T/ctl.prom")" ] ||
+	fail "families differ from nfqectl metrics: $(diff <(families "$T/m.prom") <(families "$T/ctl.prom"))"
+[ "$(families "$T/m.prom" | wc -l)" -gt 20 ] || fail "only $(families "$T/m.prom" | wc -l) families"
+if command -v promtool >/dev/null; then
+	promtool check metrics <"$T/m.prom" || fail "promtool check metrics"
+	how="promtool: ok"
+else
+	how="promtool not installed"
+fi
+ok "GET /metrics: 200, $(families "$T/m.prom" | wc -l) families as nfqectl's, $N packets; $how"
+
+code=$(scrape /nope "$T/nope")
+[ "$code" = 404 ] || fail "GET /nope: $code"
+code=$(scrape /metrics "$T/post" -X POST --data x=1)
+[ "$code" = 405 ] || fail "POST /metrics: $code"
+[ "$(header "$T/post" Allow)" = "GET, HEAD" ] || fail "405 without Allow: GET, HEAD"
+code=$(scrape /metrics "$T/head" -I)
+[ "$code" = 200 ] && [ "$(header "$T/head" Content-Length)" -gt 0 ] &&
+	grep -q '^HTTP/1.1 200' "$T/head" ||
+	fail "HEAD /metrics: $code, $(cat "$T/head.hdr")"
+ok "404 for /nope, 405 with Allow for POST, HEAD 200 without a body"
+
+# -- 2: four connections that send nothing; each holder waits up to 30 s
+# for the server to close (read's status 1: end of file; > 128: timed out)
+SILENT=()
+for i in 1 2 3 4; do
+	ip netns exec "$LAB_RTR" bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT && echo open >'$T/silent-$i' && read -t 30 -u 3" &
+	SILENT+=($!)
+	PIDS+=($!)
+done
+t0=$SECONDS
+opened() { for i in 1 2 3 4; do [ -s "$T/silent-$i" ] || return 1; done; }
+wait_for 10 opened || fail "the silent connections did not open"
+code=$(scrape /metrics "$T/m2.prom")
+[ "$code" = 200 ] || fail "a scrape beside 4 silent connections: $code"
+ctl status >/dev/null || fail "control socket stuck beside silent connections"
+for p in "${SILENT[@]}"; do
+	rc=0; wait "$p" || rc=$?
+	[ "$rc" = 1 ] || fail "a silent connection was not closed by nfqe (status $rc)"
+done
+dt=$((SECONDS - t0))
+[ "$dt" -ge 8 ] && [ "$dt" -le 20 ] || fail "silent connections closed after $dt s, want about 10"
+ok "4 silent connections: scrapes and nfqectl answered meanwhile; nfqe closed them after $dt s"
+
+# -- 3
+sed -i "s/^metrics_listen = .*/metrics_listen = 127.0.0.1:$((PORT + 1))/" "$T/nfqe.conf"
+ctl reload >"$T/reload.out" || fail "reload: $(cat "$T/reload.out")"
+grep -q "reload: metrics_listen changed; these need a restart" "$T/nfqe.err" ||
+	fail "reload did not say metrics_listen needs a restart: $(tail -3 "$T/nfqe.err")"
+code=$(scrape /metrics "$T/m3.prom")
+[ "$code" = 200 ] || fail "after the reload the listener is gone: $code"
+sed -i "s/^metrics_listen = .*/metrics_listen = 127.0.0.1:$PORT/" "$T/nfqe.conf"
+ok "reload: metrics_listen needs a restart (said), the listener kept"
+
+# -- 4
+sed -e "s/^queues = .*/queues = 2:2/" -e "s|^socket = .*|socket = $T/ctl2.sock|" \
+	"$T/nfqe.conf" >"$T/second.conf"
+rc=0
+ip netns exec "$LAB_RTR" "$NFQE" -c "$T/second.conf" >/dev/null 2>"$T/second.err" || rc=$?
+[ "$rc" = 1 ] || fail "a second nfqe on the same address: exit $rc"
+grep -q "metrics_listen 127.0.0.1:$PORT: .*in use" "$T/second.err" ||
+	fail "unclear error: $(cat "$T/second.err")"
+[ -z "$(kqueue_row "$LAB_RTR" 2)" ] || fail "the second nfqe left queue 2 bound"
+printf '[control]\nsocket =\n\nmetrics_listen = localhost:%s\n' $PORT >"$T/bad.conf"
+rc=0
+"$NFQE" --check -c "$T/bad.conf" >"$T/bad.out" 2>&1 || rc=$?
+[ "$rc" != 0 ] || fail "--check accepted metrics_listen = localhost:$PORT"
+grep -q "bad.conf:4: metrics_listen: 'localhost:$PORT' is not ADDRESS:PORT" "$T/bad.out" ||
+	fail "unclear error: $(cat "$T/bad.out")"
+ok "address in use: '$(grep -o "metrics_listen 127.*" "$T/second.err" | head -1)'; bad address: file:line"
+
+# -- 5
+ip netns exec "$LAB_RTR" "$NFQE" --takeover -c "$T/nfqe.conf" >"$T/new.out" 2>"$T/new.err" &
+NEW=$!
+PIDS+=("$NEW")
+rc=0; wait "$NFQE_PID" || rc=$?
+[ "$rc" = 0 ] || fail "the old nfqe exited $rc: $(tail -5 "$T/nfqe.err")"
+wait_for 10 grep -q "took over queues 0:1" "$T/new.err" ||
+	fail "no takeover: $(cat "$T/new.err")"
+grep -q "metrics at http://127.0.0.1:$PORT/metrics" "$T/new.err" ||
+	fail "the new nfqe does not listen: $(cat "$T/new.err")"
+code=$(scrape /metrics "$T/m5.prom")
+[ "$code" = 200 ] || fail "no scrape after the takeover: $code"
+[ "$(sum_metric nfqe_packets_total "$T/m5.prom")" = 0 ] ||
+	fail "after the takeover: packets $(sum_metric nfqe_packets_total "$T/m5.prom"), want the new nfqe's 0"
+ERR_OF[$NEW]=$T/new.err
+stop_pid "$NEW"
+[ "$STOP_RC" = 0 ] || fail "the new nfqe exited $STOP_RC"
+code=$(scrape /metrics "$T/m6.prom")
+[ "$code" = 000 ] || fail "something still answers after the stop: $code"
+ok "takeover: the new nfqe serves the address (its own counters); nothing after SIGTERM"
