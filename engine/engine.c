@@ -476,16 +476,22 @@ struct engine *engine_new(const struct nfqe_config *cfg, struct policy *policy,
 						 engine_flows_metrics, e);
 		}
 	}
-	/* before the privilege drop too: the port may be below 1024 */
+	/* before the privilege drop too: the port may be below 1024. At a
+	 * start, no listener is an error; in a takeover the queues matter
+	 * more: go on without it rather than give them up. */
 	if (cfg->metrics_listen[0]) {
 		e->http = httpmetrics_new(cfg->metrics_listen,
 					  engine_http_metrics, e, err,
 					  sizeof(err));
-		if (!e->http) {
+		if (e->http) {
+			log_info("metrics at http://%s/metrics",
+				 cfg->metrics_listen);
+		} else if (adopt) {
+			log_err("%s; taking the queues over without it", err);
+		} else {
 			log_err("%s", err);
 			goto err_free;
 		}
-		log_info("metrics at http://%s/metrics", cfg->metrics_listen);
 	}
 	/* mode 0440 root: open it while still root */
 	e->kstats_fd = nfq_kstats_open();

@@ -14,6 +14,9 @@
 #     address: --check names file:line.
 #  5. nfqe --takeover: the old one lets the address go, the new one serves
 #     it (its own counters); after SIGTERM nothing listens.
+#  6. A takeover whose address another process holds: the new nfqe takes
+#     the queues over anyway (the same sockets), without the listener, and
+#     says so.
 source "$(dirname "$0")/../lib.sh"
 require_root
 command -v curl >/dev/null || skip "curl is not installed"
@@ -155,3 +158,33 @@ stop_pid "$NEW"
 code=$(scrape /metrics "$T/m6.prom")
 [ "$code" = 000 ] || fail "something still answers after the stop: $code"
 ok "takeover: the new nfqe serves the address (its own counters); nothing after SIGTERM"
+
+# -- 6: the squatter is another nfqe (queue 2) on the address
+sed -e "s/^queues = .*/queues = 2:2/" -e "s|^socket = .*|socket = $T/ctl3.sock|" \
+	"$T/nfqe.conf" >"$T/squat.conf"
+start_nfqe squat "$T/squat.conf"
+SQUAT=$NFQE_PID
+wait_for 10 test -S "$T/ctl3.sock" || fail "squatter did not start: $(cat "$T/squat.err")"
+sed "s/^metrics_listen = .*/metrics_listen =/" "$T/nfqe.conf" >"$T/plain.conf"
+start_nfqe plain "$T/plain.conf"
+wait_for 10 test -S "$SOCK" || fail "nfqe did not start: $(cat "$T/plain.err")"
+portids=$(kqueue_row "$LAB_RTR" 0 | awk '{print $2}')-$(kqueue_row "$LAB_RTR" 1 | awk '{print $2}')
+ip netns exec "$LAB_RTR" "$NFQE" --takeover -c "$T/nfqe.conf" >"$T/new2.out" 2>"$T/new2.err" &
+NEW=$!
+PIDS+=("$NEW")
+ERR_OF[$NEW]=$T/new2.err
+rc=0; wait "$NFQE_PID" || rc=$?
+[ "$rc" = 0 ] || fail "the old nfqe exited $rc: $(tail -5 "$T/plain.err")"
+wait_for 10 grep -q "took over queues 0:1" "$T/new2.err" ||
+	fail "no takeover: $(cat "$T/new2.err")"
+grep -q "metrics_listen 127.0.0.1:$PORT: Address already in use; taking the queues over without it" \
+	"$T/new2.err" || fail "not said: $(cat "$T/new2.err")"
+wait_for 10 test -S "$SOCK" || fail "the new nfqe has no control socket"
+ctl status >/dev/null || fail "the new nfqe does not answer"
+now=$(kqueue_row "$LAB_RTR" 0 | awk '{print $2}')-$(kqueue_row "$LAB_RTR" 1 | awk '{print $2}')
+[ "$now" = "$portids" ] || fail "the queues changed sockets ($portids -> $now)"
+stop_pid "$NEW"
+[ "$STOP_RC" = 0 ] || fail "the new nfqe exited $STOP_RC"
+stop_pid "$SQUAT"
+[ "$STOP_RC" = 0 ] || fail "the squatter exited $STOP_RC"
+ok "takeover with the address taken: queues taken over (sockets $now), no listener, said so"
