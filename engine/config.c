@@ -129,11 +129,12 @@ void config_defaults(struct nfqe_config *cfg)
 	cfg->metrics_interval = 15;
 }
 
-int config_parse_listen(const char *s, struct sockaddr_storage *ss,
+int config_parse_listen(const char *s, struct sockaddr_storage *ret_addr,
 			socklen_t *ret_len)
 {
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-	struct sockaddr_in *in = (struct sockaddr_in *)ss;
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	struct sockaddr_in *in = (struct sockaddr_in *)&ss;
 	const char *port;
 	char host[INET6_ADDRSTRLEN];
 	size_t hlen;
@@ -163,19 +164,22 @@ int config_parse_listen(const char *s, struct sockaddr_storage *ss,
 		return -EINVAL;
 	memcpy(host, s, hlen);
 	host[hlen] = '\0';
-	memset(ss, 0, sizeof(*ss));
 	if (v6) {
 		in6->sin6_family = AF_INET6;
 		in6->sin6_port = htons((uint16_t)p);
+		if (inet_pton(AF_INET6, host, &in6->sin6_addr) != 1)
+			return -EINVAL;
 		*ret_len = sizeof(*in6);
-		return inet_pton(AF_INET6, host, &in6->sin6_addr) == 1 ?
-		       0 : -EINVAL;
+	} else {
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)p);
+		/* dotted quad only (inet_aton() would take "1.2.3") */
+		if (inet_pton(AF_INET, host, &in->sin_addr) != 1)
+			return -EINVAL;
+		*ret_len = sizeof(*in);
 	}
-	in->sin_family = AF_INET;
-	in->sin_port = htons((uint16_t)p);
-	*ret_len = sizeof(*in);
-	/* dotted quad only (inet_aton() would take "1.2.3") */
-	return inet_pton(AF_INET, host, &in->sin_addr) == 1 ? 0 : -EINVAL;
+	*ret_addr = ss;
+	return 0;
 }
 
 int config_parse_queues(const char *s, unsigned *ret_first,

@@ -124,8 +124,8 @@ int config_parse_queues(const char *s, unsigned *ret_first,
 			unsigned *ret_last);
 
 /* Parse "ADDRESS:PORT" (IPv4) or "[ADDRESS]:PORT" (IPv6), numeric, port
- * 1..65535, into @ss. 0 or -EINVAL. */
-int config_parse_listen(const char *s, struct sockaddr_storage *ss,
+ * 1..65535, into a socket address and its length. 0 or -EINVAL. */
+int config_parse_listen(const char *s, struct sockaddr_storage *ret_addr,
 			socklen_t *ret_len);
 
 /* Cross-key checks after loading and command-line overrides. 0 or -1

@@ -116,6 +116,7 @@ struct httpmetrics *httpmetrics_new(const char *listen,
 	if (config_parse_listen(listen, &ss, &sslen) < 0) {
 		snprintf(err, errlen, "metrics_listen '%s': not ADDRESS:PORT",
 			 listen);
+		errno = EINVAL;
 		return NULL;
 	}
 	h = calloc(1, sizeof(*h));
@@ -141,6 +142,7 @@ struct httpmetrics *httpmetrics_new(const char *listen,
 		/* "Failed to bind to port 0: Address already in use": the
 		 * port it names is the unused argument; keep the reason */
 		const char *why = strrchr(h->last_err, ':');
+		int saved = errno ? errno : EADDRNOTAVAIL;
 
 		if (why && why[1] == ' ' && why[2])
 			why += 2;
@@ -148,6 +150,7 @@ struct httpmetrics *httpmetrics_new(const char *listen,
 			why = h->last_err[0] ? h->last_err : "cannot listen";
 		snprintf(err, errlen, "metrics_listen %s: %s", listen, why);
 		free(h);
+		errno = saved;
 		return NULL;
 	}
 	return h;

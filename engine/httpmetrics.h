@@ -30,8 +30,8 @@ typedef int (*httpmetrics_render_fn)(void *ctx, FILE *out);
 
 /*
  * httpmetrics_new - listen on @listen, "ADDRESS:PORT" or "[ADDRESS]:PORT"
- * (numeric; config_parse_listen() checked it). NULL with the reason in
- * @err (the address in use, permission denied...).
+ * (numeric; config_parse_listen() checked it). NULL with errno set and
+ * the reason in @err (the address in use, permission denied...).
  */
 struct httpmetrics *httpmetrics_new(const char *listen,
 				    httpmetrics_render_fn render, void *ctx,

@@ -706,9 +706,15 @@ static void test_parse_listen(void **state)
 	inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof(text));
 	assert_string_equal(text, "fd00::1");
 	assert_int_equal(config_parse_listen("[::]:80", &ss, &len), 0);
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&ss, 0x5a, sizeof(ss));
+		len = 777;
 		if (config_parse_listen(bad[i], &ss, &len) != -EINVAL)
 			fail_msg("'%s' accepted", bad[i]);
+		/* output parameters only written on success */
+		assert_int_equal(len, 777);
+		assert_int_equal(ss.ss_family, 0x5a5a);
+	}
 }
 
 static void test_metrics_listen(void **state)
