@@ -17,6 +17,7 @@
 #  6. A takeover whose address another process holds: the new nfqe takes
 #     the queues over anyway (the same sockets), without the listener, and
 #     says so.
+#  7. IPv6: [::1]:PORT.
 source "$(dirname "$0")/../lib.sh"
 require_root
 command -v curl >/dev/null || skip "curl is not installed"
@@ -188,3 +189,21 @@ stop_pid "$NEW"
 stop_pid "$SQUAT"
 [ "$STOP_RC" = 0 ] || fail "the squatter exited $STOP_RC"
 ok "takeover with the address taken: queues taken over (sockets $now), no listener, said so"
+
+# -- 7: the lab turns IPv6 off; the router's loopback gets ::1 back
+ip netns exec "$LAB_RTR" sysctl -qw net.ipv6.conf.lo.disable_ipv6=0
+wait_for 5 ip netns exec "$LAB_RTR" ip -6 addr show dev lo scope host | grep -q '::1/128' ||
+	fail "no ::1 on the router's loopback"
+printf '[engine]\nqueues = 4:4\n[control]\nsocket =\nmetrics_listen = [::1]:%s\n' $PORT >"$T/v6.conf"
+start_nfqe v6 "$T/v6.conf"
+wait_for 10 grep -q "metrics at http://\[::1\]:$PORT/metrics" "$T/v6.err" ||
+	fail "no IPv6 listener: $(cat "$T/v6.err")"
+code=$(ip netns exec "$LAB_RTR" curl -sS -g --max-time 5 -o "$T/v6.prom" -w '%{http_code}' \
+	"http://[::1]:$PORT/metrics" 2>"$T/v6.curl" || true)
+[ "$code" = 200 ] || fail "GET http://[::1]:$PORT/metrics: $code $(cat "$T/v6.curl")"
+grep -q '^nfqe_queue_bound{queue="4"} 1$' "$T/v6.prom" || fail "not this nfqe's exposition"
+code=$(scrape /metrics "$T/v4.prom")
+[ "$code" = 000 ] || fail "an IPv6 listener answers on 127.0.0.1 too: $code"
+stop_pid "$NFQE_PID"
+[ "$STOP_RC" = 0 ] || fail "nfqe exited $STOP_RC"
+ok "IPv6: [::1]:$PORT serves /metrics (and only there)"
