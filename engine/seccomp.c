@@ -131,7 +131,11 @@ static int seccomp_allow_restricted(scmp_filter_ctx ctx)
 
 int privdrop_seccomp_install(void)
 {
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	/* A trap, not a kill: the SIGSYS reaches the fatal-signal handler
+	 * (lastgasp.h), which accepts what the queues hold and names the
+	 * call. Without a handler SIGSYS's default action ends the process
+	 * as a kill would; the kernel forces it on a thread that blocks it. */
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
 	unsigned n = sizeof(seccomp_allowed) / sizeof(seccomp_allowed[0]);
 	int ret = 0;
 

@@ -11,7 +11,8 @@
  *	hang = sleep          ; sleep | spin (busy loop)
  *	hang_ms = 0           ; how long a hang lasts, 0: forever
  *	crash = segv          ; segv | abort | stack (recurse until the
- *	                      ; stack overflows)
+ *	                      ; stack overflows) | syscall (one that nfqe's
+ *	                      ; seccomp allowlist lacks: syslog(2))
  *	wait_file = /tmp/go   ; before the action, wait until this file
  *	                      ; exists (the test says when; 10 ms polls)
  *	slot = yes            ; allocate a per-flow slot (flow_free checks)
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,6 +45,7 @@ enum th_crash {
 	TH_SEGV,
 	TH_ABORT,
 	TH_STACK,
+	TH_SYSCALL,
 };
 
 struct test_hang {
@@ -128,7 +131,7 @@ static void *th_init(const struct nfqe_kv *kv, unsigned nkv, char *err,
 		"accept", "drop", "hang", "crash", "error", NULL };
 	static const char *const hangs[] = { "sleep", "spin", NULL };
 	static const char *const crashes[] = {
-		"segv", "abort", "stack", NULL };
+		"segv", "abort", "stack", "syscall", NULL };
 	static const char *const yesno[] = { "no", "yes", NULL };
 	struct test_hang *t = calloc(1, sizeof(*t));
 	unsigned long long v;
@@ -244,6 +247,8 @@ static enum nfqe_insp_verdict th_inspect(void *instance,
 			abort();
 		if (t->crash == TH_STACK)
 			(void)recurse(1);
+		if (t->crash == TH_SYSCALL)	/* klogctl's buffer size */
+			(void)syscall(SYS_syslog, 10, NULL, 0);
 		raise(SIGSEGV);
 		return NFQE_INSP_ERROR;
 	case TH_ERROR:

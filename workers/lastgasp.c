@@ -34,6 +34,8 @@
 #define LG_MSG		64	/* either message fits with room to spare */
 #define LG_KSTATS_MAX	(64 * 1024)
 #define LG_ALTSTACK	(64 * 1024)	/* the handler, and what it chains to */
+#define LG_SYS_SECCOMP	1	/* si_code of a seccomp trap (the kernel's
+				 * asm-generic/siginfo.h; glibc lacks it) */
 
 struct lg_queue {
 	int		fd;
@@ -45,7 +47,9 @@ struct lg_queue {
 	char		verdict[LG_MSG] __attribute__((aligned(4)));
 };
 
-static const int lg_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+static const int lg_signals[] = {
+	SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS,
+};
 #define LG_NSIG	(sizeof(lg_signals) / sizeof(lg_signals[0]))
 
 static struct lg_queue *lg_q;
@@ -99,7 +103,60 @@ static void lg_accept(const struct lg_queue *q, uint64_t total,
 	lg_send(q->fd, msg, q->verdict_len);
 }
 
-static void lg_release(void)
+/* Append @v in decimal at @p; returns the end. */
+static char *lg_utoa(char *p, uint64_t v)
+{
+	char digits[20];
+	unsigned n = 0;
+
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = digits[--n];
+	return p;
+}
+
+static char *lg_str(char *p, const char *s)
+{
+	while (*s)
+		*p++ = *s++;
+	return p;
+}
+
+/* One line on stderr: what killed nfqe and what the handler accepted
+ * (@accepted < 0: the counters could not be read). write() only. */
+static void lg_say(int sig, const siginfo_t *si, unsigned queues,
+		   int64_t accepted)
+{
+	char line[192], *p = line;
+
+	p = lg_str(p, "nfqe: ");
+	if (sig == SIGSYS && si && si->si_code == LG_SYS_SECCOMP) {
+		p = lg_str(p, "seccomp: system call ");
+		p = lg_utoa(p, (uint64_t)(unsigned)si->si_syscall);
+		p = lg_str(p, " is not in the allowlist; ");
+	} else {
+		p = lg_str(p, "fatal signal ");
+		p = lg_utoa(p, (uint64_t)sig);
+		p = lg_str(p, "; ");
+	}
+	p = lg_str(p, "closed ");
+	p = lg_utoa(p, queues);
+	p = lg_str(p, queues == 1 ? " queue" : " queues");
+	if (accepted >= 0) {
+		p = lg_str(p, " and accepted the ");
+		p = lg_utoa(p, (uint64_t)accepted);
+		p = lg_str(p, " packets they held");
+	}
+	p = lg_str(p, "\n");
+	(void)write(STDERR_FILENO, line, (size_t)(p - line));
+}
+
+/* Close the queues and accept what they hold: the packets accepted, or -1
+ * without the counters. */
+static int64_t lg_release(void)
 {
 	unsigned n = __atomic_load_n(&lg_n, __ATOMIC_ACQUIRE);
 	const struct lg_queue *q = lg_q;
@@ -108,10 +165,12 @@ static void lg_release(void)
 	ssize_t got;
 
 	/* closed first: nothing queues between the batch and the death */
+	int64_t accepted = 0;
+
 	for (unsigned i = 0; i < n; i++)
 		lg_send(q[i].fd, q[i].cfg, q[i].cfg_len);
 	if (lg_kstats < 0)
-		return;
+		return -1;
 	do {
 		got = pread(lg_kstats, lg_buf + len, sizeof(lg_buf) - len,
 			    (off_t)len);
@@ -129,10 +188,13 @@ static void lg_release(void)
 			;
 		if (k == 8)
 			for (unsigned i = 0; i < n; i++)
-				if (q[i].queue == f[0])
+				if (q[i].queue == f[0]) {
 					lg_accept(&q[i], f[2], f[7]);
+					accepted += (int64_t)f[2];
+				}
 		p = lend + 1;
 	}
+	return accepted;
 }
 
 static void lg_handler(int sig, siginfo_t *si, void *uc)
@@ -146,7 +208,8 @@ static void lg_handler(int sig, siginfo_t *si, void *uc)
 		i++;
 	old = &lg_old[i];
 	if (!__atomic_exchange_n(&lg_fired, 1, __ATOMIC_ACQ_REL))
-		lg_release();
+		lg_say(sig, si, __atomic_load_n(&lg_n, __ATOMIC_ACQUIRE),
+		       lg_release());
 	errno = saved;
 	/* the earlier action, as if this handler had never been there */
 	sigaction(sig, old, NULL);

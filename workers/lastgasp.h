@@ -9,8 +9,10 @@
  * a stuck worker does (worker_release()): it closes each queue to new
  * packets (length 0: the kernel passes them) and accepts everything the
  * queue holds with one verdict batch up to its id sequence, on the
- * worker's own socket. Then the signal's earlier action runs: a
- * sanitizer's report, or the default (a core, exit status 128 + signal).
+ * worker's own socket, and writes one line to stderr: the signal (for
+ * a seccomp trap, the system call) and how many packets it accepted. Then
+ * the signal's earlier action runs: a sanitizer's report, or the default
+ * (a core, exit status 128 + signal).
  *
  * The handler only reads its own tables, pread()s the kernel's queue
  * counters and sends prebuilt netlink messages: async-signal-safe calls.
@@ -21,8 +23,9 @@
 struct worker;
 
 /*
- * lastgasp_arm - install the handler for SIGSEGV, SIGBUS, SIGILL, SIGFPE
- * and SIGABRT for the queues of the @n workers @w (their sockets).
+ * lastgasp_arm - install the handler for SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+ * SIGABRT and SIGSYS (the seccomp filter traps: seccomp.c) for the queues
+ * of the @n workers @w (their sockets).
  * @kstats_fd: /proc/net/netfilter/nfnetlink_queue open for reading (< 0:
  * the queues are only closed, not accepted). 0 or -errno.
  */

@@ -5,7 +5,8 @@
 # sd_notify with a watchdog, SIGUSR1, SIGHUP reloads, every control
 # request (from root and from a group member looked up in the user
 # database), then SIGTERM: it drains, unbinds and exits 0. A call outside
-# the list would kill it (SIGSYS, exit status 159).
+# the list would end it (SIGSYS, exit status 159; nfqe's line on stderr
+# names the call).
 source "$(dirname "$0")/../lib.sh"
 require_root
 command -v setpriv >/dev/null || skip "setpriv not installed (util-linux)"
@@ -56,7 +57,7 @@ alive() {
 	kill -0 "$NFQE_PID" 2>/dev/null && return 0
 	local rc=0
 	wait "$NFQE_PID" || rc=$?
-	fail "nfqe died ($1), exit status $rc$([ $rc = 159 ] && echo ' (SIGSYS: a call outside the allowlist; see the kernel log, audit type=1326)'): $(tail -5 "$T/nfqe.err")"
+	fail "nfqe died ($1), exit status $rc$([ $rc = 159 ] && echo ' (SIGSYS: a call outside the allowlist, named on stderr)'): $(tail -5 "$T/nfqe.err")"
 }
 logged() { grep -q -- "$1" "$T/nfqe.err"; }
 notified() { grep -qx -- "$1" "$T/notify.log"; }

@@ -20,11 +20,13 @@
 #     nfqe waits 3 s, the watchdog accepting meanwhile, accepts what is
 #     queued when it gives up (and closes the queue: fail-open), exits 1;
 #     the sink gets all 2000, and sent + accepted = queued, exactly.
-#  2. crash (SIGSEGV, a stack overflow, abort(), or a SIGABRT from
-#     outside, as systemd's watchdog sends) on the 11th packet, while 40
-#     packets (that one included) wait in the queue: nfqe dies, and before it does its
+#  2. crash (SIGSEGV, a stack overflow, abort(), a system call outside
+#     the seccomp allowlist, or a SIGABRT from outside, as systemd's
+#     watchdog sends) on the 11th packet, while 40 packets (that one
+#     included) wait in the queue: nfqe dies, and before it does its
 #     fatal-signal handler closes the queue and accepts the 40
-#     (fail_open = yes): all 50 delivered. With fail_open = no the handler
+#     (fail_open = yes): all 50 delivered, and its line on stderr names
+#     the cause (the system call's number) and the 40. With fail_open = no the handler
 #     is not armed and the kernel drops the 40 at the unbind: only the 10
 #     and a marker sent afterwards arrive. Two queues holding packets at
 #     a SIGABRT: both accepted. Then the rules' --queue-bypass
@@ -61,6 +63,13 @@ conf() {
 [engine]
 queues = 0:0
 stats_json = $T/$name.json
+CONF
+		for kv in "$@"; do
+			[[ $kv == engine.* ]] || continue
+			kv=${kv#engine.}
+			echo "${kv%%=*} = ${kv#*=}"
+		done
+		cat <<CONF
 [control]
 socket = $T/$name-$$.sock
 [queue]
@@ -81,7 +90,7 @@ path = $PLUGIN
 after = $AFTER
 CONF
 		for kv in "$@"; do
-			[[ $kv == queue.* ]] && continue
+			[[ $kv == queue.* || $kv == engine.* ]] && continue
 			echo "${kv%%=*} = ${kv#*=}"
 		done
 	} >"$T/$name.conf"
@@ -246,13 +255,15 @@ crash_start() {
 		fail "$1: $(( $(sink_count) - C0 )) of the first $AFTER packets arrived"
 }
 crash_case() {
-	local name=$1 crash=$2 fo=$3 rc c0 got want how=$2
+	local name=$1 crash=$2 fo=$3 rc c0 got want how=$2 line
 	if [ "$crash" = kill ]; then
 		conf "$name" action=hang hang=sleep hang_ms=0 \
 			queue.watchdog_ms=0 queue.fail_open="$fo"
 	else
+		# syscall: one the seccomp allowlist lacks, with the filter on
 		conf "$name" action=crash crash="$crash" wait_file="$T/$name.go" \
-			queue.watchdog_ms=0 queue.fail_open="$fo"
+			queue.watchdog_ms=0 queue.fail_open="$fo" \
+			$([ "$crash" = syscall ] && echo engine.seccomp=yes)
 	fi
 	crash_start "$name" 0
 	c0=$C0
@@ -267,19 +278,29 @@ crash_case() {
 	fi
 	rc=0; wait "$NFQE_PID" || rc=$?
 	PIDS=()
-	# 139 SIGSEGV (also a stack overflow), 134 SIGABRT (also an ASan
-	# build's report on SIGSEGV);
-	# 66: TSan's report exit status (./run sets NFQE_SANITIZER=thread)
-	{ [ "$crash" != abort ] && [ "$crash" != kill ] && [ "$rc" = 139 ]; } || [ "$rc" = 134 ] ||
-		{ [ "${NFQE_SANITIZER:-}" = thread ] && [ "$rc" = 66 ]; } ||
-		fail "$name: nfqe exit status $rc, want death by $how: $(cat "$T/$name.err")"
+	# 139 SIGSEGV (also a stack overflow), 159 SIGSYS, 134 SIGABRT (also
+	# an ASan build's report on SIGSEGV); 66: TSan's report exit status
+	# (./run sets NFQE_SANITIZER=thread)
+	case $crash:$rc:${NFQE_SANITIZER:-} in
+	segv:139:* | stack:139:* | syscall:159:* | *:134:* | *:66:thread) ;;
+	*) fail "$name: nfqe exit status $rc, want death by $how: $(cat "$T/$name.err")" ;;
+	esac
 	wait_for 5 queue_gone || fail "$name: the kernel did not unbind queue 0"
 	if [ "$fo" = yes ]; then
 		want=$((c0 + AFTER + HELD))
 		wait_for 5 sink_count_ge $want ||
 			fail "$name: $(( $(sink_count) - c0 )) packets arrived, want $AFTER + the $HELD held"
+		# the handler's line: the cause, and exactly the HELD accepted
+		line=$(grep "^nfqe: .*closed 1 queue and accepted the" "$T/$name.err") ||
+			fail "$name: the handler said nothing: $(cat "$T/$name.err")"
+		[[ $line == *"accepted the $HELD packets they held" ]] ||
+			fail "$name: the handler's line: '$line', want $HELD accepted"
+		if [ "$crash" = syscall ]; then
+			[[ $line == "nfqe: seccomp: system call $SYS_SYSLOG is not in the allowlist; "* ]] ||
+				fail "$name: the handler did not name syslog(2) ($SYS_SYSLOG): '$line'"
+		fi
 		ok "$name: nfqe died of $how (status $rc) with $HELD packets queued; its handler" \
-			"accepted them all: $AFTER + $HELD delivered"
+			"accepted them all: $AFTER + $HELD delivered; '$line'"
 	else
 		run_gen "$name-marker" --flows 1 --sport 8300 --count 1 --rate $RATE
 		want=$((c0 + AFTER + 1))
@@ -294,6 +315,8 @@ sink_count_init
 crash_case crash segv yes
 crash_case crash-abort abort yes
 crash_case crash-stack stack yes
+SYS_SYSLOG=103	# x86_64
+[ "$(uname -m)" = x86_64 ] && crash_case crash-seccomp syscall yes
 crash_case crash-sigabrt kill yes
 crash_case crash-closed segv no
 
@@ -327,6 +350,8 @@ wait_for 5 sink_count_ge $((c0 + AFTER + HELD)) ||
 	fail "$name: $(( $(sink_count) - c0 )) packets arrived, want $AFTER + the $HELD held"
 [ "$(sink_count)" = $((c0 + AFTER + HELD)) ] ||
 	fail "$name: the sink got $(( $(sink_count) - c0 )) packets, want $((AFTER + HELD))"
+grep -qx "nfqe: fatal signal 6; closed 2 queues and accepted the $HELD packets they held" "$T/$name.err" ||
+	fail "$name: the handler's line: $(grep '^nfqe: fatal' "$T/$name.err")"
 ok "$name: SIGABRT with 5 packets held in queue 0 and $((HELD - 5)) in queue 1: all accepted," \
 	"$AFTER + $HELD delivered"
 
