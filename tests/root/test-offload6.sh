@@ -9,9 +9,10 @@
 # neighbours, forwarding on in the router). tests/udp-flows sends 8 UDP
 # flows (2 sources x 4 ports) of 250 datagrams each to [sink]:9 under
 # "default = offload" with [offload] depth = 4, in two parts: 4 rounds,
-# then (once the kernel shows all 8 bypasses: set elements or connmarks)
-# the other 246. No packet can be queued before its flow's bypass is in
-# place, so the counts are exact, whatever the machine's timing.
+# each verdicted before the next, then (once the kernel shows all 8
+# bypasses: set elements or connmarks) the other 246. No packet can be
+# queued before its flow's bypass is in place, so the counts are exact,
+# whatever the machine's timing.
 # For forward mode (NF_REPEAT + connmark) and raw mode (nfqe's -6s/-6d
 # ipsets in raw PREROUTING), it asserts:
 #  - the sink gets every datagram of every flow;
@@ -172,6 +173,10 @@ bypasses() {
 	if [ "$1" = raw ]; then set_entries "$SET-6s"; else ct_marked; fi
 }
 bypasses_are() { [ "$(bypasses "$1")" = "$2" ]; }
+# the router's queues 0 and 1: packets queued so far, and waiting now
+kseq() { rtr awk '$1 == 0 || $1 == 1 { s += $8 } END { print s + 0 }' /proc/net/netfilter/nfnetlink_queue; }
+kheld() { rtr awk '$1 == 0 || $1 == 1 { s += $3 } END { print s + 0 }' /proc/net/netfilter/nfnetlink_queue; }
+verdicted() { [ "$(kseq)" = "$1" ] && [ "$(kheld)" = 0 ]; }
 
 rules6_flush() {
 	local t
@@ -183,7 +188,7 @@ rules6_flush() {
 
 run_mode() {
 	local mode=$1 conf=$T/nfqe-$1.conf stats=$T/stats-$1.json sock=$T/ctl-$$-$1.sock
-	local s k got total src port line want
+	local s k got total src port line want r
 	local rules=$T/rules6-$mode recv=$T/recv-$mode.out
 
 	offload_conf "$conf" "$mode" "$stats" "$sock" "$DEPTH" "$SET"
@@ -219,8 +224,19 @@ run_mode() {
 		fail "$mode: ip6tables-restore refused: $(cat "$rules")"
 
 	recv_start "recv-$mode" $N
-	send "send-$mode" --src "${SOURCES[0]}" --src "${SOURCES[1]}" --ports $PORTS \
-		--count $DEPTH
+	# One round at a time, each verdicted before the next: no packet of a
+	# flow enters conntrack while an earlier one of it is held in user
+	# space. (Forward mode is after conntrack: such a packet would clash,
+	# and a clashing packet's entry, with the mark its verdict saved, is
+	# dropped for the flow's first one. That is the conntrack race raw
+	# mode avoids; here it would leave a flow without its bypass until
+	# its next packet, which the test only sends once all are in place.)
+	for ((r = 1; r <= DEPTH; r++)); do
+		send "send-$mode-$r" --src "${SOURCES[0]}" --src "${SOURCES[1]}" \
+			--ports $PORTS --count 1
+		wait_for 10 verdicted $((FLOWS * r)) ||
+			fail "$mode: round $r: the kernel queued $(kseq) (want $((FLOWS * r))), $(kheld) wait"
+	done
 	# the depth-th packet of each flow programs its bypass: wait for all
 	# of them before the rest, so that none of the rest reaches the queue
 	wait_for 10 bypasses_are "$mode" $FLOWS ||
