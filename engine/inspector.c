@@ -30,6 +30,7 @@
 
 #include "flowtable.h"
 #include "inspector.h"
+#include "lastgasp.h"
 #include "nfqe-config.h"
 #include "log.h"
 #include "worker.h"
@@ -616,6 +617,9 @@ void inspector_slot_free(void *slot, void *arg)
 
 	if (!w)
 		return;
+	/* liburcu's call_rcu thread, about to run a plug-in's flow_free: a
+	 * crash there must reach the fatal-signal handler too */
+	lastgasp_thread_adopt();
 	/* the flow is gone: no worker can hold the lock any more */
 	if (w->in)
 		slot_release(w);

@@ -16,6 +16,9 @@
  *	wait_file = /tmp/go   ; before the action, wait until this file
  *	                      ; exists (the test says when; 10 ms polls)
  *	slot = yes            ; allocate a per-flow slot (flow_free checks)
+ *	free_crash = yes      ; flow_free (in liburcu's call_rcu thread)
+ *	                      ; waits for wait_file, then faults (a store
+ *	                      ; to an unmapped address)
  *	trace = /tmp/t.log    ; append "init", "inspect" (first only),
  *	                      ; "flow_free", "fini" lines
  */
@@ -23,6 +26,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +60,7 @@ struct test_hang {
 	int			crash;		/* enum th_crash */
 	char			*wait_file;
 	int			slot;
+	int			free_crash;
 	int			trace_fd;
 	atomic_ullong		packets;
 };
@@ -166,6 +171,9 @@ static void *th_init(const struct nfqe_kv *kv, unsigned nkv, char *err,
 			}
 		} else if (!strcmp(key, "slot")) {
 			r = one_of(key, val, yesno, &t->slot, err, errlen);
+		} else if (!strcmp(key, "free_crash")) {
+			r = one_of(key, val, yesno, &t->free_crash, err,
+				   errlen);
 		} else if (!strcmp(key, "trace")) {
 			if (t->trace_fd >= 0)
 				close(t->trace_fd);
@@ -213,6 +221,16 @@ static void hang(const struct test_hang *t)
 	}
 }
 
+/* Sleep until @t's wait_file exists (10 ms polls); nothing without one. */
+static void wait_for_file(const struct test_hang *t)
+{
+	while (t->wait_file && access(t->wait_file, F_OK)) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+	}
+}
+
 static enum nfqe_insp_verdict th_inspect(void *instance,
 					 const struct nfqe_insp_packet *pkt,
 					 void **flow_slot, uint32_t *ret_mark)
@@ -229,11 +247,7 @@ static enum nfqe_insp_verdict th_inspect(void *instance,
 	}
 	if (n < t->after)
 		return NFQE_INSP_ACCEPT;
-	while (t->wait_file && access(t->wait_file, F_OK)) {
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
-
-		nanosleep(&ts, NULL);
-	}
+	wait_for_file(t);
 	switch (t->action) {
 	case TH_ACCEPT:
 		return NFQE_INSP_ACCEPT;
@@ -259,8 +273,16 @@ static enum nfqe_insp_verdict th_inspect(void *instance,
 
 static void th_flow_free(void *instance, void *slot)
 {
-	trace(instance, "flow_free");
+	struct test_hang *t = instance;
+
+	trace(t, "flow_free");
 	free(slot);
+	if (t->free_crash) {
+		wait_for_file(t);
+		/* a real fault, which the kernel delivers even to a thread
+		 * that blocks SIGSEGV (a raise() would stay pending there) */
+		*(volatile int *)(uintptr_t)4096 = 1;
+	}
 }
 
 static const struct nfqe_inspector th_inspector = {

@@ -13,6 +13,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -336,4 +337,21 @@ void lastgasp_thread_exit(void)
 	if (sigaltstack(&ss, NULL) == 0)
 		munmap(lg_altstack, LG_ALTSTACK);
 	lg_altstack = NULL;
+}
+
+void lastgasp_thread_adopt(void)
+{
+	static __thread bool adopted;
+	sigset_t set;
+
+	if (adopted)
+		return;
+	adopted = true;
+	sigemptyset(&set);
+	for (unsigned i = 0; i < LG_NSIG; i++)
+		sigaddset(&set, lg_signals[i]);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	/* no stack of its own: the handler runs on the thread's stack, as
+	 * it would without this */
+	(void)lastgasp_thread_init();
 }

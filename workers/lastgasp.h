@@ -45,4 +45,15 @@ void lastgasp_disarm(void);
 int lastgasp_thread_init(void);
 void lastgasp_thread_exit(void);
 
+/*
+ * lastgasp_thread_adopt - for a thread nfqe did not start that runs
+ * plug-in code: liburcu's call_rcu thread, which frees flows and so calls
+ * the plug-ins' flow_free. liburcu starts it with every signal blocked,
+ * and the kernel kills a thread that faults with its fault signal blocked
+ * without running any handler. Unblocks the signals lastgasp_arm()
+ * handles in the calling thread and gives it an alternate stack; once per
+ * thread, cheap after that (a thread-local flag).
+ */
+void lastgasp_thread_adopt(void);
+
 #endif

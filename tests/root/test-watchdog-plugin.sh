@@ -29,7 +29,9 @@
 #     the cause (the system call's number) and the 40. With fail_open = no the handler
 #     is not armed and the kernel drops the 40 at the unbind: only the 10
 #     and a marker sent afterwards arrive. Two queues holding packets at
-#     a SIGABRT: both accepted. Then the rules' --queue-bypass
+#     a SIGABRT: both accepted. A plug-in's flow_free that faults in
+#     liburcu's call_rcu thread while 40 wait: accepted too. Then the
+#     rules' --queue-bypass
 #     passes everything: 1000 more packets, all delivered within 2 s + 1 s
 #     without any nfqe.
 # This is what a crashing plug-in costs: nothing it held (fail-open), then
@@ -54,45 +56,48 @@ ip netns exec "$LAB_RTR" iptables-restore --noflush <"$T/rules"
 queue_gone() { [ -z "$(kqueue_row "$LAB_RTR" 0)" ]; }
 
 # conf NAME KEY=VALUE...: one queue, every UDP packet through [inspector
-# hang] with the given plug-in keys; queue.KEY=VALUE goes to [queue]
+# hang] with the given plug-in keys; SECTION.KEY=VALUE (engine, queue,
+# flows) goes to [SECTION]
 conf() {
-	local name=$1 kv
+	local name=$1
 	shift
+	# keys SECTION ARGS...: the args for [SECTION] as "key = value" lines
+	# (SECTION "": those without a section prefix)
+	keys() {
+		local sec=$1 kv
+		shift
+		for kv in "$@"; do
+			case $kv in
+			engine.* | queue.* | flows.*)
+				[ "${kv%%.*}" = "$sec" ] || continue
+				kv=${kv#*.} ;;
+			*)	[ -z "$sec" ] || continue ;;
+			esac
+			echo "${kv%%=*} = ${kv#*=}"
+		done
+	}
 	{
 		cat <<CONF
 [engine]
 queues = 0:0
 stats_json = $T/$name.json
-CONF
-		for kv in "$@"; do
-			[[ $kv == engine.* ]] || continue
-			kv=${kv#engine.}
-			echo "${kv%%=*} = ${kv#*=}"
-		done
-		cat <<CONF
+$(keys engine "$@")
 [control]
 socket = $T/$name-$$.sock
 [queue]
 watchdog_ms = 200
 watchdog = accept
-CONF
-		for kv in "$@"; do
-			[[ $kv == queue.* ]] || continue
-			kv=${kv#queue.}
-			echo "${kv%%=*} = ${kv#*=}"
-		done
-		cat <<CONF
+$(keys queue "$@")
+[flows]
+$(keys flows "$@")
 [rules]
 rule = proto udp inspect hang
 default = accept
 [inspector hang]
 path = $PLUGIN
 after = $AFTER
+$(keys "" "$@")
 CONF
-		for kv in "$@"; do
-			[[ $kv == queue.* || $kv == engine.* ]] && continue
-			echo "${kv%%=*} = ${kv#*=}"
-		done
 	} >"$T/$name.conf"
 }
 
@@ -354,6 +359,43 @@ grep -qx "nfqe: fatal signal 6; closed 2 queues and accepted the $HELD packets t
 	fail "$name: the handler's line: $(grep '^nfqe: fatal' "$T/$name.err")"
 ok "$name: SIGABRT with 5 packets held in queue 0 and $((HELD - 5)) in queue 1: all accepted," \
 	"$AFTER + $HELD delivered"
+
+# A plug-in's flow_free crashes: it runs in liburcu's call_rcu thread,
+# which liburcu starts with every signal blocked (a fault there would kill
+# the process without running the handler, had nfqe not unblocked them).
+# The first AFTER packets make flow A (with a slot); it expires after 1 s
+# and its flow_free waits for the word; then HELD packets of flow B wait
+# in the queue (the plug-in, waiting too, on B's first); the word: the
+# call_rcu thread faults, and the handler accepts the HELD.
+name=crash-free
+lab_rules_flush
+ip netns exec "$LAB_RTR" iptables-restore --noflush <"$T/rules"
+conf "$name" action=hang hang=sleep hang_ms=0 slot=yes free_crash=yes \
+	wait_file="$T/$name.go" trace="$T/$name.trace" queue.watchdog_ms=0 \
+	flows.udp_new_timeout=1
+crash_start "$name" 0
+c0=$C0
+freeing() { grep -qx flow_free "$T/$name.trace"; }
+wait_for 10 freeing || fail "$name: flow A was not freed: $(cat "$T/$name.trace")"
+run_gen "$name-gen2" --flows 1 --sport 8101 --count $HELD --rate 2000
+held() { [ "$(kqueue_total "$LAB_RTR" 0)" = $HELD ]; }
+wait_for 5 held || fail "$name: the queue holds $(kqueue_total "$LAB_RTR" 0), want $HELD"
+: >"$T/$name.go"
+rc=0; wait "$NFQE_PID" || rc=$?
+PIDS=()
+case $rc:${NFQE_SANITIZER:-} in
+139:* | 134:* | 66:thread) ;;
+*) fail "$name: nfqe exit status $rc, want death by SIGSEGV: $(cat "$T/$name.err")" ;;
+esac
+wait_for 5 sink_count_ge $((c0 + AFTER + HELD)) ||
+	fail "$name: $(( $(sink_count) - c0 )) packets arrived, want $AFTER + the $HELD held"
+[ "$(sink_count)" = $((c0 + AFTER + HELD)) ] ||
+	fail "$name: the sink got $(( $(sink_count) - c0 )) packets, want $((AFTER + HELD))"
+line=$(grep "^nfqe: fatal signal" "$T/$name.err") &&
+	[ "$line" = "nfqe: fatal signal 11; closed 1 queue and accepted the $HELD packets they held" ] ||
+	fail "$name: the handler's line: '${line:-}'"
+ok "$name: a plug-in's flow_free faulted in the call_rcu thread (status $rc) with $HELD" \
+	"packets queued: all accepted, $AFTER + $HELD delivered"
 
 # after a crash: no nfqe, the rules' --queue-bypass passes everything
 c0=$(sink_count)
