@@ -612,14 +612,42 @@ static void engine_report_inspectors(struct report *r,
 	}
 }
 
+/* The [rules] counters of @p into @r (r->rules sized for them). */
+static int engine_report_rules(struct report *r, const struct policy *p)
+{
+	uint64_t *hits = malloc((r->nrules + 2) * sizeof(*hits));
+
+	if (!hits)
+		return -ENOMEM;
+	policy_rule_hits(p, hits);
+	for (unsigned i = 0; i < r->nrules; i++) {
+		snprintf(r->rules[i].text, sizeof(r->rules[i].text), "%s",
+			 policy_rule_text(p, i));
+		r->rules[i].packets = hits[i];
+	}
+	r->rule_default = hits[r->nrules];
+	r->rule_cached = hits[r->nrules + 1];
+	snprintf(r->default_text, sizeof(r->default_text), "%s",
+		 policy_default_text(p));
+	free(hits);
+	return 0;
+}
+
+_Static_assert(_Alignof(struct inspector_report) >=
+	       _Alignof(struct rule_report) &&
+	       sizeof(struct inspector_report) % _Alignof(struct rule_report) == 0,
+	       "the rule reports follow insp[] in one allocation");
+
 struct report *engine_report(struct engine *e)
 {
-	struct inspector_set *set =
-		policy_inspectors(rcu_dereference(e->policy.cur));
+	const struct policy *p = rcu_dereference(e->policy.cur);
+	struct inspector_set *set = policy_inspectors(p);
 	unsigned ninsp = set ? inspector_set_count(set) : 0;
+	unsigned nrules = policy_rule_count(p);
 	struct report *r = calloc(1, sizeof(*r) +
 				  e->nworkers * sizeof(r->q[0]) +
-				  ninsp * sizeof(r->insp[0]));
+				  ninsp * sizeof(r->insp[0]) +
+				  nrules * sizeof(r->rules[0]));
 
 	if (!r)
 		return NULL;
@@ -629,6 +657,13 @@ struct report *engine_report(struct engine *e)
 	r->insp = ninsp ? (struct inspector_report *)&r->q[e->nworkers] :
 			  NULL;
 	engine_report_inspectors(r, set);
+	r->nrules = nrules;
+	r->rules = (struct rule_report *)
+		((struct inspector_report *)&r->q[e->nworkers] + ninsp);
+	if (engine_report_rules(r, p) < 0) {
+		free(r);
+		return NULL;
+	}
 	if (e->offload) {
 		r->have_offload = true;
 		r->offload_mode = e->cfg.mode;

@@ -56,6 +56,15 @@ struct inspector_report {
 	struct inspector_stats	st;
 };
 
+#define REPORT_RULE_TEXT_MAX	200	/* a config line's value fits */
+
+/* One rule of the current policy's [rules]: its text, the packets it
+ * decided (policy_rule_hits()). Zero again after a reload. */
+struct rule_report {
+	char			text[REPORT_RULE_TEXT_MAX];
+	uint64_t		packets;
+};
+
 struct report {
 	uint64_t		mono_ns;	/* CLOCK_MONOTONIC at collection */
 	unsigned		nqueues;
@@ -73,6 +82,13 @@ struct report {
 	unsigned		ninspectors;
 	struct inspector_report	*insp;		/* ninspectors; in the same
 						 * allocation, after q[] */
+	unsigned		nrules;
+	struct rule_report	*rules;		/* nrules; same allocation,
+						 * after insp[] */
+	uint64_t		rule_default;	/* packets no rule matched */
+	uint64_t		rule_cached;	/* decided from the flow's
+						 * cached decision */
+	char			default_text[16]; /* the default's action */
 	struct queue_report	q[];
 };
 

@@ -324,6 +324,41 @@ static void write_inspectors(FILE *f, const struct report *r)
 			PRIu64 "\n", r->insp[i].name, r->insp[i].st.cached);
 }
 
+/* A label value: backslash, double quote and newline escaped. */
+static void label_value(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fputc('\\', f);
+		if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+static void write_rules(FILE *f, const struct report *r)
+{
+	family(f, "nfqe_rule_packets_total", "counter",
+	       "Packets the [rules] list decided by this rule, its first "
+	       "match (rule: position from 1, or default when none matched; "
+	       "text: as written). Packets decided from their flow's cached "
+	       "decision are in nfqe_rule_cached_packets_total. From zero "
+	       "after a reload.");
+	for (unsigned i = 0; i < r->nrules; i++) {
+		fprintf(f, "nfqe_rule_packets_total{rule=\"%u\",text=\"", i + 1);
+		label_value(f, r->rules[i].text);
+		fprintf(f, "\"} %" PRIu64 "\n", r->rules[i].packets);
+	}
+	fprintf(f, "nfqe_rule_packets_total{rule=\"default\",text=\"");
+	label_value(f, r->default_text);
+	fprintf(f, "\"} %" PRIu64 "\n", r->rule_default);
+	sample(f, "nfqe_rule_cached_packets_total", "counter",
+	       "Packets decided from their flow's cached decision, without "
+	       "the [rules] list. From zero after a reload.",
+	       r->rule_cached);
+}
+
 int metrics_write(FILE *f, const struct report *r,
 		  const struct metrics_extra *x)
 {
@@ -342,6 +377,7 @@ int metrics_write(FILE *f, const struct report *r,
 		write_conntrack(f, x->ct);
 	if (r->have_offload)
 		write_offload(f, r);
+	write_rules(f, r);
 	if (r->ninspectors)
 		write_inspectors(f, r);
 	sample(f, "nfqe_control_refused_total", "counter",

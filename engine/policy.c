@@ -68,10 +68,21 @@
 static char policy_tsan_grace;
 #define TSAN_GRACE	(&policy_tsan_grace)
 
+/*
+ * Per-rule packet counters, one row per queue (queues beyond the rows share
+ * them modulo, hence relaxed atomic adds): a worker's counters stay in its
+ * own cache lines. In a row: each rule's, the default's, the cached
+ * decisions'.
+ */
+#define POLICY_HIT_ROWS	16
+#define POLICY_LINE	64
+
 struct policy {
 	struct ruleset		*rs;
 	struct inspector_set	*insp;
 	struct inspector	**inspectors;	/* by ruleset inspector index */
+	uint64_t		*hits;		/* POLICY_HIT_ROWS x hit_stride */
+	unsigned		hit_stride;	/* counters a row, whole lines */
 	uint32_t		gen;		/* 0..CD_GEN_MASK */
 	/* retirement (policy_reload()) */
 	struct policy_root	*root;
@@ -275,6 +286,7 @@ void policy_free(struct policy *p)
 		return;
 	ruleset_free(p->rs);
 	free(p->inspectors);
+	free(p->hits);
 	inspector_set_free(p->insp);
 	free(p);
 }
@@ -293,6 +305,15 @@ struct policy *policy_build(struct policy_builder *b, char *err,
 	p = calloc(1, sizeof(*p));
 	if (!p || ruleset_compile(rs) < 0)
 		goto err_nomem;
+	/* rules, default, cached; rounded up to whole cache lines */
+	p->hit_stride = (rs->nrules + 2 + POLICY_LINE / 8 - 1) &
+			~(POLICY_LINE / 8 - 1);
+	p->hits = aligned_alloc(POLICY_LINE, (size_t)POLICY_HIT_ROWS *
+				p->hit_stride * sizeof(*p->hits));
+	if (!p->hits)
+		goto err_nomem;
+	memset(p->hits, 0, (size_t)POLICY_HIT_ROWS * p->hit_stride *
+	       sizeof(*p->hits));
 	if (rs->ninspectors) {
 		p->inspectors = calloc(rs->ninspectors,
 				       sizeof(*p->inspectors));
@@ -324,8 +345,10 @@ err_nomem:
 	snprintf(err, errlen, "out of memory");
 	errno = ENOMEM;
 err_free:
-	if (p)
+	if (p) {
 		free(p->inspectors);
+		free(p->hits);
+	}
 	free(p);
 	return NULL;
 }
@@ -343,6 +366,35 @@ void policy_describe(const struct policy *p, char *ret, size_t len)
 		 rs->nrules, rs->nrules == 1 ? "" : "s",
 		 ruleset_action_name(rs->dflt.type), rs->ninspectors,
 		 rs->ninspectors == 1 ? "" : "s");
+}
+
+unsigned policy_rule_count(const struct policy *p)
+{
+	return p ? p->rs->nrules : 0;
+}
+
+const char *policy_rule_text(const struct policy *p, unsigned i)
+{
+	return p && i < p->rs->nrules ? p->rs->texts[i] : NULL;
+}
+
+const char *policy_default_text(const struct policy *p)
+{
+	return ruleset_action_name(p ? p->rs->dflt.type : RA_ACCEPT);
+}
+
+void policy_rule_hits(const struct policy *p, uint64_t *ret)
+{
+	unsigned n = policy_rule_count(p) + 2;
+
+	memset(ret, 0, n * sizeof(*ret));
+	if (!p)
+		return;
+	for (unsigned row = 0; row < POLICY_HIT_ROWS; row++)
+		for (unsigned i = 0; i < n; i++)
+			ret[i] += __atomic_load_n(&p->hits[row * p->hit_stride +
+							   i],
+						  __ATOMIC_RELAXED);
 }
 
 struct inspector_set *policy_inspectors(const struct policy *p)
@@ -477,6 +529,15 @@ static inline void set_mark(const struct rule_action *a,
 	ret->set_mark = true;
 }
 
+/* Count a packet for counter @slot of @p (policy_rule_hits()). */
+static inline void hit(const struct policy *p, const struct nfqe_pkt *pkt,
+		       unsigned slot)
+{
+	__atomic_fetch_add(&p->hits[(pkt->queue % POLICY_HIT_ROWS) *
+				    p->hit_stride + slot], 1,
+			   __ATOMIC_RELAXED);
+}
+
 static inline void decide(const struct policy_root *root,
 			  const struct policy *p, const struct nfqe_pkt *pkt,
 			  struct nfqe_verdict *ret)
@@ -486,11 +547,16 @@ static inline void decide(const struct policy_root *root,
 	uint32_t cv, cm, mask_index = 0, mark = 0;
 	enum inspect_result res;
 	bool final = true, offloaded = false;
+	int index;
 
 	if (flow && !flow_decision_get(root->ft, flow, &cv, &cm) &&
-	    cached_apply(root, p, cv, cm, pkt, ret))
+	    cached_apply(root, p, cv, cm, pkt, ret)) {
+		hit(p, pkt, p->rs->nrules + 1);
 		return;
-	a = ruleset_action(p->rs, ruleset_match(p->rs, pkt));
+	}
+	index = ruleset_match(p->rs, pkt);
+	hit(p, pkt, index < 0 ? p->rs->nrules : (unsigned)index);
+	a = ruleset_action(p->rs, index);
 	switch (a->type) {
 	case RA_ACCEPT:
 		ret->verdict = NF_ACCEPT;

@@ -100,6 +100,21 @@ void policy_describe(const struct policy *p, char *ret, size_t len);
  */
 struct inspector_set *policy_inspectors(const struct policy *p);
 
+/*
+ * The [rules] list of @p (NULL: none) and what it decided. Rules are
+ * numbered from 0 in config order; policy_rule_text() is the rule as
+ * written (NULL past the end), policy_default_text() the default's action.
+ * policy_rule_hits() writes policy_rule_count(@p) + 2 counters to @ret:
+ * the packets each rule decided (its first match), then those none
+ * matched (the default), then those decided from their flow's cached
+ * decision (no rule evaluated). They start at zero with each policy (a
+ * reload). Same context as policy_inspectors().
+ */
+unsigned policy_rule_count(const struct policy *p);
+const char *policy_rule_text(const struct policy *p, unsigned i);
+const char *policy_default_text(const struct policy *p);
+void policy_rule_hits(const struct policy *p, uint64_t *ret);
+
 /* Publish @p (may be NULL: accept all) as the first policy. Before the
  * workers start. */
 void policy_root_init(struct policy_root *root, struct flowtable *ft,

@@ -85,6 +85,8 @@ static void print_offload(FILE *f, const struct report *r)
 			c.loops, c.below_depth);
 }
 
+#define REPORT_RULES_PRINTED	20
+
 static void print_inspector(FILE *f, const struct inspector_report *ir)
 {
 	fprintf(f, "inspector %s (%s): %" PRIu64 " packets (", ir->name,
@@ -148,6 +150,19 @@ void report_print_table(FILE *f, const struct report *r)
 			r->flows.evicted, r->flows.races_lost, r->flows.full);
 	if (r->have_offload)
 		print_offload(f, r);
+	/* rules: the first REPORT_RULES_PRINTED, the rest in the JSON */
+	if (r->nrules || r->rule_default || r->rule_cached) {
+		fprintf(f, "rules: %" PRIu64 " packets decided from the "
+			"flow's cache, %" PRIu64 " by the default (%s)\n",
+			r->rule_cached, r->rule_default, r->default_text);
+		for (unsigned i = 0; i < r->nrules &&
+				     i < REPORT_RULES_PRINTED; i++)
+			fprintf(f, "rule %u: %" PRIu64 " packets: %s\n", i + 1,
+				r->rules[i].packets, r->rules[i].text);
+		if (r->nrules > REPORT_RULES_PRINTED)
+			fprintf(f, "(%u more rules: stats JSON, metrics)\n",
+				r->nrules - REPORT_RULES_PRINTED);
+	}
 	for (unsigned i = 0; i < r->ninspectors; i++)
 		print_inspector(f, &r->insp[i]);
 	fflush(f);
@@ -308,6 +323,20 @@ static void json_inspectors(FILE *f, const struct report *r)
 	fputc(']', f);
 }
 
+static void json_rules(FILE *f, const struct report *r)
+{
+	fprintf(f, ",\"rules\":{\"list\":[");
+	for (unsigned i = 0; i < r->nrules; i++) {
+		fprintf(f, "%s{\"rule\":%u,\"text\":", i ? "," : "", i + 1);
+		json_string(f, r->rules[i].text);
+		fprintf(f, ",\"packets\":%" PRIu64 "}", r->rules[i].packets);
+	}
+	fprintf(f, "],\"default\":{\"text\":");
+	json_string(f, r->default_text);
+	fprintf(f, ",\"packets\":%" PRIu64 "},\"cached\":%" PRIu64 "}",
+		r->rule_default, r->rule_cached);
+}
+
 void report_write_json(FILE *f, const struct report *r)
 {
 	fprintf(f, "{\"version\":\"%s\",\"pid\":%d,\"takeover_gap_ns\":%"
@@ -341,6 +370,7 @@ void report_write_json(FILE *f, const struct report *r)
 			r->ct.drop, r->ct.early_drop);
 	if (r->have_offload)
 		json_offload(f, r);
+	json_rules(f, r);
 	json_inspectors(f, r);
 	fprintf(f, "}\n");
 }

@@ -297,6 +297,67 @@ static void test_state_not_cached(void **state)
 	assert_int_equal(decide(&t).verdict, NF_DROP);
 }
 
+/* What decided each packet: the rule (first match), the default, or the
+ * flow's cached decision; queues beyond the counter rows share them. */
+static void test_rule_hits(void **state)
+{
+	const struct policy *p;
+	uint64_t hits[3 + 2];
+	struct tpkt t;
+
+	policy_root_init(&root, ft, policy_of(
+		"rule = dport 7 drop\n"	/* cached: before any state rule */
+		"rule = state new accept\n"
+		"rule = dport 9 accept\n"
+		"default = drop\n"));
+	p = rcu_dereference(root.cur);
+	assert_int_equal(policy_rule_count(p), 3);
+	assert_string_equal(policy_rule_text(p, 0), "dport 7 drop");
+	assert_string_equal(policy_rule_text(p, 2), "dport 9 accept");
+	assert_null(policy_rule_text(p, 3));
+	assert_string_equal(policy_default_text(p), "drop");
+
+	mkpkt(&t, "10.3.0.1", "10.3.0.2", 1000, 7, 0, true);
+	decide(&t);				/* rule 1, cached */
+	mkpkt(&t, "10.3.0.1", "10.3.0.2", 1000, 7, 0, true);
+	t.pk.queue = 17;			/* another counter row */
+	decide(&t);				/* cached */
+	mkpkt(&t, "10.3.0.1", "10.3.0.2", 1001, 9, 0, true);
+	decide(&t);				/* rule 2: new */
+	mkpkt(&t, "10.3.0.1", "10.3.0.2", 1003, 5, 0, true);
+	decide(&t);				/* rule 2: new */
+	mkpkt(&t, "10.3.0.2", "10.3.0.1", 5, 1003, 0, true);
+	t.pk.queue = 300;
+	decide(&t);				/* established: default */
+	mkpkt(&t, "10.3.0.1", "10.3.0.2", 1004, 9, 0, true);
+	decide(&t);				/* rule 2: new */
+	mkpkt(&t, "10.3.0.2", "10.3.0.1", 9, 1004, 0, true);
+	decide(&t);				/* default */
+	mkpkt(&t, "10.3.0.1", "10.3.0.2", 1004, 9, 0, true);
+	decide(&t);				/* rule 3: established */
+
+	memset(hits, 0xff, sizeof(hits));
+	policy_rule_hits(p, hits);
+	assert_int_equal(hits[0], 1);
+	assert_int_equal(hits[1], 3);
+	assert_int_equal(hits[2], 1);
+	assert_int_equal(hits[3], 2);		/* default */
+	assert_int_equal(hits[4], 1);		/* cached */
+
+	/* a reload starts from zero */
+	assert_int_equal(policy_reload(&root, policy_of("rule = dport 7 drop\n")), 0);
+	p = rcu_dereference(root.cur);
+	policy_rule_hits(p, hits);
+	assert_int_equal(hits[0] + hits[1] + hits[2], 0);
+	barrier();
+
+	/* no policy: nothing, and nothing written past count + 2 */
+	memset(hits, 0xff, sizeof(hits));
+	policy_rule_hits(NULL, hits);
+	assert_int_equal(hits[0] + hits[1], 0);
+	assert_int_equal(hits[2], UINT64_MAX);
+}
+
 static void test_mark_mask(void **state)
 {
 	struct nfqe_verdict v;
@@ -551,6 +612,7 @@ int main(void)
 		T(test_reload_applies_at_once),
 		T(test_reload_busy),
 		T(test_state_not_cached),
+		T(test_rule_hits),
 		T(test_mark_mask),
 		T(test_repeat_queue_offload),
 		T(test_no_flow_table),

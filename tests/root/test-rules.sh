@@ -93,6 +93,13 @@ done
 [ "$(jget "$T/drop.json" .total.drop)" = $((4 * PER_SRC)) ] ||
 	fail "drop: nfqe dropped $(jget "$T/drop.json" .total.drop), want $((4 * PER_SRC))"
 ok "drop: 10.200.1.16/30 dropped ($((4 * PER_SRC)) packets), the other 12 sources delivered"
+# what decided them: each flow's first packet the rule list (the rule for
+# the 4 sources' 16 flows, the default for the other 48), every later one
+# the flow's cached decision
+rules=$(jget "$T/drop.json" '.rules | "\(.list | length) \(.list[0].rule) \(.list[0].text)|\(.list[0].packets) \(.default.text) \(.default.packets) \(.cached)"')
+[ "$rules" = "1 1 src 10.200.1.16/30 drop|16 accept 48 $((N - FLOWS))" ] ||
+	fail "drop: rule counters '$rules', want '1 1 src 10.200.1.16/30 drop|16 accept 48 $((N - FLOWS))'"
+ok "drop: rule 1 decided 16 flows, the default 48, the cache the other $((N - FLOWS)) packets"
 
 # -- mark N/MASK over a queued mark: 0x100 | 0x2a for 10.200.1.10/31
 $RTR_IPT -t mangle -A PREROUTING -p udp --dport 9 -j MARK --set-mark 0x100
