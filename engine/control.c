@@ -303,7 +303,7 @@ static bool peer_allowed(const struct control *c, const struct ucred *cr)
 /* ---- the requests ----------------------------------------------------- */
 
 static const char ctl_requests[] =
-	"status, stats [json], queues, flows N, reload, metrics, sample";
+	"status, stats [json], queues, rules, flows N, reload, metrics, sample";
 
 static void answer_status(struct control *c, const struct report *r,
 			  FILE *out)
@@ -365,6 +365,19 @@ static void answer_queues(const struct report *r, FILE *out)
 			q->k.queue_total, q->k.queue_dropped,
 			q->k.user_dropped, q->k.portid);
 	}
+}
+
+/* What decided the packets: each rule, the default, the flows' cache. */
+static void answer_rules(const struct report *r, FILE *out)
+{
+	fprintf(out, "%7s %14s  %s\n", "rule", "packets", "text");
+	for (unsigned i = 0; i < r->nrules; i++)
+		fprintf(out, "%7u %14" PRIu64 "  %s\n", i + 1,
+			r->rules[i].packets, r->rules[i].text);
+	fprintf(out, "%7s %14" PRIu64 "  %s\n", "default", r->rule_default,
+		r->default_text);
+	fprintf(out, "%7s %14" PRIu64 "  %s\n", "cached", r->rule_cached,
+		"(the flow's cached decision)");
 }
 
 /* Counters and hold buckets for `nfqectl top`, one record per line:
@@ -493,6 +506,8 @@ static int control_dispatch(struct control *c, char *req, FILE *out,
 		report_write_json(out, r);
 	else if (!strcmp(cmd, "queues") && !arg)
 		answer_queues(r, out);
+	else if (!strcmp(cmd, "rules") && !arg)
+		answer_rules(r, out);
 	else if (!strcmp(cmd, "metrics") && !arg)
 		answer_metrics(c, r, out);
 	else if (!strcmp(cmd, "sample") && !arg)

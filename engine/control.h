@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * control.h - the control socket: a unix stream socket that answers one
- * request line per connection (status, stats [json], queues, flows N,
+ * request line per connection (status, stats [json], queues, rules, flows N,
  * reload, metrics, sample), for nfqectl(8) and scripts.
  *
  * The answer's first line is "ok" or "error: REASON"; then the server

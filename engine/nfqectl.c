@@ -36,6 +36,8 @@ static void usage(FILE *f)
 		"  status              version, uptime, queues, totals\n"
 		"  stats [--json]      per-queue counters (table or JSON)\n"
 		"  queues              nfqe's counters next to the kernel's\n"
+		"  rules               packets decided by each rule, the\n"
+		"                      default and the flows' cache\n"
 		"  flows [--top N]     the N largest flows (default 10)\n"
 		"  reload              reread the config file (as SIGHUP)\n"
 		"  metrics             Prometheus text exposition\n"
@@ -549,6 +551,8 @@ int main(int argc, char **argv)
 		return cmd_simple("stats json");
 	if (!strcmp(cmd, "queues") && !argc)
 		return cmd_simple("queues");
+	if (!strcmp(cmd, "rules") && !argc)
+		return cmd_simple("rules");
 	if (!strcmp(cmd, "reload") && !argc)
 		return cmd_simple("reload");
 	if (!strcmp(cmd, "metrics") && !argc)

@@ -83,6 +83,11 @@ ok "accept: $N of $N delivered and accepted"
 conf drop 0:0 "rule = src 10.200.1.16/30 drop" "default = accept"
 run_nfqe drop
 send drop $((N - 4 * PER_SRC))
+wait_for 10 packets_are drop $N || fail "drop: nfqe saw $(nq_stat drop .total.packets) of $N packets"
+"$NFQECTL" -s "$T/drop.sock" rules >"$T/drop.rules" || fail "drop: nfqectl rules"
+printf '%7s %14s  %s\n' rule packets text 1 16 "src 10.200.1.16/30 drop" default 48 accept \
+	cached $((N - FLOWS)) "(the flow's cached decision)" | diff - "$T/drop.rules" >&2 ||
+	fail "drop: nfqectl rules differs (above)"
 finish drop
 for i in $(seq 10 25); do
 	got=$(src_count "$T/drop-sink.json" "10.200.1.$i")
@@ -99,7 +104,7 @@ ok "drop: 10.200.1.16/30 dropped ($((4 * PER_SRC)) packets), the other 12 source
 rules=$(jget "$T/drop.json" '.rules | "\(.list | length) \(.list[0].rule) \(.list[0].text)|\(.list[0].packets) \(.default.text) \(.default.packets) \(.cached)"')
 [ "$rules" = "1 1 src 10.200.1.16/30 drop|16 accept 48 $((N - FLOWS))" ] ||
 	fail "drop: rule counters '$rules', want '1 1 src 10.200.1.16/30 drop|16 accept 48 $((N - FLOWS))'"
-ok "drop: rule 1 decided 16 flows, the default 48, the cache the other $((N - FLOWS)) packets"
+ok "drop: rule 1 decided 16 flows, the default 48, the cache the other $((N - FLOWS)) packets (stats JSON, nfqectl rules)"
 
 # -- mark N/MASK over a queued mark: 0x100 | 0x2a for 10.200.1.10/31
 $RTR_IPT -t mangle -A PREROUTING -p udp --dport 9 -j MARK --set-mark 0x100
