@@ -161,13 +161,12 @@ static int64_t lg_release(void)
 {
 	unsigned n = __atomic_load_n(&lg_n, __ATOMIC_ACQUIRE);
 	const struct lg_queue *q = lg_q;
+	int64_t accepted = 0;
 	size_t len = 0;
 	const char *p, *stop;
 	ssize_t got;
 
 	/* closed first: nothing queues between the batch and the death */
-	int64_t accepted = 0;
-
 	for (unsigned i = 0; i < n; i++)
 		lg_send(q[i].fd, q[i].cfg, q[i].cfg_len);
 	if (lg_kstats < 0)
