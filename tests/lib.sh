@@ -131,6 +131,13 @@ kqueue_empty() { [ "$(kqueue_total "$1" "$2")" = 0 ]; }
 
 # metric NAME FILE: a Prometheus sample's value (nothing if absent)
 metric() { awk -v s="$1" '$1 == s { print $2 }' "$2"; }
+# sum_metric NAME LABEL-REGEX FILE: the sum of a family's samples whose
+# name and labels match LABEL-REGEX ('' for all); fails if there are none
+sum_metric() {
+	awk -v name="$1" -v re="$2" '
+		$1 ~ "^" name "({|$)" && $1 ~ re { s += $2; n++ }
+		END { if (!n) exit 1; printf "%d\n", s }' "$3"
+}
 
 # offload_check_counters MODE STATS METRICS FLOWS DEPTH MIN MAX: the
 # offload counters of an nfqe that offloaded FLOWS flows after DEPTH packets

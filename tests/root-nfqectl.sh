@@ -32,12 +32,6 @@ expect_fail() {
 		fail "$*: stderr '$(cat "$T/fail.err")' lacks '$pattern'"
 }
 
-# sum_metric NAME [LABEL-REGEX] FILE: sum of a family's samples.
-sum_metric() {
-	awk -v name="$1" -v re="${2:-}" '
-		$1 ~ "^" name "({|$)" && $1 ~ re { s += $2; n++ }
-		END { if (!n) exit 1; printf "%d\n", s }' "$3"
-}
 
 status_field() { ctl status | awk -v k="$1" '$1 == k { print $2 }'; }
 packets_are() { [ "$(status_field packets)" = "$1" ]; }

@@ -45,10 +45,6 @@ scrape() {
 		-w '%{http_code}' "$@" "http://127.0.0.1:$PORT$path" 2>"$out.err" || true
 }
 header() { tr -d '\r' <"$1.hdr" | awk -v h="$2" 'tolower($0) ~ "^" tolower(h) ": " { sub(/^[^:]*: /, ""); print }'; }
-sum_metric() {
-	awk -v name="$1" '$1 ~ "^" name "({|$)" { s += $2; n++ }
-		END { if (!n) exit 1; printf "%d\n", s }' "$2"
-}
 families() { awk '$1 == "#" && $2 == "TYPE" { print $3 }' "$1" | sort; }
 ctl() { ip netns exec "$LAB_RTR" "$NFQECTL" -s "$SOCK" "$@"; }
 
@@ -65,8 +61,8 @@ code=$(scrape /metrics "$T/m.prom")
 [ "$code" = 200 ] || fail "GET /metrics: $code $(cat "$T/m.prom.err")"
 [ "$(header "$T/m.prom" Content-Type)" = "text/plain; version=0.0.4; charset=utf-8" ] ||
 	fail "content type '$(header "$T/m.prom" Content-Type)'"
-[ "$(sum_metric nfqe_packets_total "$T/m.prom")" = $N ] ||
-	fail "nfqe_packets_total $(sum_metric nfqe_packets_total "$T/m.prom"), want $N"
+[ "$(sum_metric nfqe_packets_total '' "$T/m.prom")" = $N ] ||
+	fail "nfqe_packets_total $(sum_metric nfqe_packets_total '' "$T/m.prom"), want $N"
 ctl metrics >"$T/ctl.prom"
 [ "$(families "$T/m.prom")" = "$(families "$T/ctl.prom")" ] ||
 	fail "families differ from nfqectl metrics: $(diff <(families "$T/m.prom") <(families "$T/ctl.prom"))"
@@ -151,8 +147,8 @@ grep -q "metrics at http://127.0.0.1:$PORT/metrics" "$T/new.err" ||
 	fail "the new nfqe does not listen: $(cat "$T/new.err")"
 code=$(scrape /metrics "$T/m5.prom")
 [ "$code" = 200 ] || fail "no scrape after the takeover: $code"
-[ "$(sum_metric nfqe_packets_total "$T/m5.prom")" = 0 ] ||
-	fail "after the takeover: packets $(sum_metric nfqe_packets_total "$T/m5.prom"), want the new nfqe's 0"
+[ "$(sum_metric nfqe_packets_total '' "$T/m5.prom")" = 0 ] ||
+	fail "after the takeover: packets $(sum_metric nfqe_packets_total '' "$T/m5.prom"), want the new nfqe's 0"
 ERR_OF[$NEW]=$T/new.err
 stop_pid "$NEW"
 [ "$STOP_RC" = 0 ] || fail "the new nfqe exited $STOP_RC"
