@@ -330,6 +330,57 @@ static void test_inspectors(void **state)
 	free(r);
 }
 
+/* Per-rule counters: every rule by position with its text (quotes,
+ * backslashes and newlines escaped), the default, the cache; the same in
+ * the JSON and the table. */
+static void test_rules(void **state)
+{
+	struct report *r = report_new();
+	struct rule_report rules[2] = {
+		{ .text = "src 192.0.2.0/24 drop", .packets = 16 },
+		{ .text = "a\"b\\c\nd", .packets = 2 },
+	};
+	char *t, *json = NULL, *table = NULL;
+	size_t len;
+	FILE *f;
+
+	(void)state;
+	r->nrules = 2;
+	r->rules = rules;
+	r->rule_default = 48;
+	r->rule_cached = 3136;
+	strcpy(r->default_text, "accept");
+	t = render(r, NULL);
+	expect(t, "nfqe_rule_packets_total{rule=\"1\",text=\"src 192.0.2.0/24 "
+	       "drop\"}", 16);
+	expect(t, "nfqe_rule_packets_total{rule=\"2\",text=\"a\\\"b\\\\c\\nd\"}",
+	       2);
+	expect(t, "nfqe_rule_packets_total{rule=\"default\",text=\"accept\"}",
+	       48);
+	expect(t, "nfqe_rule_cached_packets_total", 3136);
+	free(t);
+
+	f = open_memstream(&json, &len);
+	assert_non_null(f);
+	report_write_json(f, r);
+	assert_int_equal(fclose(f), 0);
+	assert_non_null(strstr(json, ",\"rules\":{\"list\":[{\"rule\":1,"
+			       "\"text\":\"src 192.0.2.0/24 drop\",\"packets\":16},"
+			       "{\"rule\":2,\"text\":\"a\\\"b\\\\c\\u000ad\","
+			       "\"packets\":2}],\"default\":{\"text\":\"accept\","
+			       "\"packets\":48},\"cached\":3136}"));
+	f = open_memstream(&table, &len);
+	assert_non_null(f);
+	report_print_table(f, r);
+	assert_int_equal(fclose(f), 0);
+	assert_non_null(strstr(table, "\nrules: 3136 packets decided from the "
+				"flow's cache, 48 by the default (accept)\n"
+				"rule 1: 16 packets: src 192.0.2.0/24 drop\n"));
+	free(json);
+	free(table);
+	free(r);
+}
+
 /* The same counters in the JSON report and the SIGUSR1 table. */
 static void test_report_text(void **state)
 {
@@ -616,6 +667,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_offload_forward),
 		cmocka_unit_test(test_offload_raw),
 		cmocka_unit_test(test_inspectors),
+		cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_report_text),
 		cmocka_unit_test(test_families),
 		cmocka_unit_test(test_conntrack),
