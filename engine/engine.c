@@ -53,6 +53,7 @@ struct engine {
 	bool			stuck;		/* a worker did not stop */
 	bool			handed_over;	/* takeover: queues given away */
 	int			kstats_fd;	/* nfq_kstats_open()'s, or -errno */
+	uint64_t		start_realtime_ns; /* CLOCK_REALTIME at start */
 	uint64_t		takeover_from;	/* CLOCK_MONOTONIC of the pause */
 	uint64_t		takeover_gap_ns; /* pause to our workers' start */
 };
@@ -64,6 +65,14 @@ static uint64_t mono_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
@@ -395,6 +404,7 @@ struct engine *engine_new(const struct nfqe_config *cfg, struct policy *policy,
 	e->cfg = *cfg;
 	e->sig_fd = -1;
 	e->kstats_fd = -1;
+	e->start_realtime_ns = realtime_ns();
 	e->conf_path = conf_path ? strdup(conf_path) : NULL;
 	e->cli_queues = cli_queues ? strdup(cli_queues) : NULL;
 	e->tunables = tunables_new(cfg);
@@ -693,6 +703,8 @@ struct report *engine_report(struct engine *e)
 		flowtable_stats_get(e->ft, &r->flows);
 	}
 	r->have_ct = ct_stats_read(NULL, &r->ct) == 0;
+	r->have_proc = proc_stats_read(NULL, &r->proc) == 0;
+	r->start_realtime_ns = e->start_realtime_ns;
 	r->takeover_gap_ns = e->takeover_gap_ns;
 	return r;
 }

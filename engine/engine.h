@@ -37,6 +37,20 @@ struct ct_stats {
  */
 int ct_stats_read(const char *path, struct ct_stats *ret);
 
+/* The process as a whole, from /proc/self/stat. */
+struct proc_stats {
+	uint64_t	cpu_ns;		/* user + system, every thread */
+	uint64_t	rss_bytes;	/* resident memory */
+};
+
+/*
+ * proc_stats_read - read @path (NULL: /proc/self/stat, which stays
+ * readable after the privilege drop and under the seccomp allowlist).
+ * 0, -EBADMSG when a field is missing, or -errno. @ret is written only on
+ * success.
+ */
+int proc_stats_read(const char *path, struct proc_stats *ret);
+
 /* One queue's counters next to the kernel's. */
 struct queue_report {
 	unsigned		queue;
@@ -72,6 +86,9 @@ struct report {
 	struct nfq_kstats	ktotal;
 	bool			have_flows;	/* a flow table exists */
 	bool			have_ct;	/* conntrack counters read */
+	bool			have_proc;	/* proc counters read */
+	struct proc_stats	proc;
+	uint64_t		start_realtime_ns; /* the process's start */
 	uint64_t		takeover_gap_ns; /* took over: queues paused */
 	struct ct_stats		ct;
 	struct flowtable_stats	flows;

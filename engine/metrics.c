@@ -324,6 +324,29 @@ static void write_inspectors(FILE *f, const struct report *r)
 			PRIu64 "\n", r->insp[i].name, r->insp[i].st.cached);
 }
 
+/* The standard process families of Prometheus client libraries: a
+ * restart shows as a new start time (a crash that systemd restarted). */
+static void write_process(FILE *f, const struct report *r)
+{
+	if (r->start_realtime_ns) {
+		family(f, "process_start_time_seconds", "gauge",
+		       "Start time of the process since unix epoch in "
+		       "seconds.");
+		fprintf(f, "process_start_time_seconds %.3f\n",
+			(double)r->start_realtime_ns / 1e9);
+	}
+	if (!r->have_proc)
+		return;
+	family(f, "process_cpu_seconds_total", "counter",
+	       "Total user and system CPU time spent in seconds.");
+	fprintf(f, "process_cpu_seconds_total %.2f\n",
+		(double)r->proc.cpu_ns / 1e9);
+	family(f, "process_resident_memory_bytes", "gauge",
+	       "Resident memory size in bytes.");
+	fprintf(f, "process_resident_memory_bytes %" PRIu64 "\n",
+		r->proc.rss_bytes);
+}
+
 /* A label value: backslash, double quote and newline escaped. */
 static void label_value(FILE *f, const char *s)
 {
@@ -370,6 +393,7 @@ int metrics_write(FILE *f, const struct report *r,
 	fprintf(f, "nfqe_info{version=\"%s\"} 1\n", NFQE_VERSION);
 	family(f, "nfqe_queues", "gauge", "Queues nfqe has a worker for.");
 	fprintf(f, "nfqe_queues %u\n", r->nqueues);
+	write_process(f, r);
 	write_queue_counters(f, r);
 	write_hold(f, r);
 	write_kernel(f, r);
@@ -421,6 +445,45 @@ static int ct_column(char **cols, int ncols, const char *name)
 		if (!strcmp(cols[i], name))
 			return i;
 	return -1;
+}
+
+int proc_stats_read(const char *path, struct proc_stats *ret)
+{
+	/* after "(comm)": state ppid ... utime(12) stime(13) ... rss(22) */
+	enum { UTIME = 12, STIME = 13, RSS = 22 };
+	uint64_t field[RSS + 1] = { 0 };
+	char buf[1024], *p, *end;
+	long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+	size_t len;
+	FILE *f = fopen(path ? path : "/proc/self/stat", "re");
+	unsigned n;
+
+	if (!f)
+		return -errno;
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	/* the command may hold blanks and parentheses: from the last ')' */
+	p = strrchr(buf, ')');
+	if (!p || tick <= 0 || page <= 0)
+		return -EBADMSG;
+	p++;
+	/* the state is a letter: field 1 is skipped */
+	while (*p == ' ')
+		p++;
+	if (!*p)
+		return -EBADMSG;
+	p++;
+	for (n = 2; n <= RSS; n++) {
+		field[n] = strtoull(p, &end, 10);
+		if (end == p)
+			return -EBADMSG;
+		p = end;
+	}
+	ret->cpu_ns = (field[UTIME] + field[STIME]) * (1000000000ull /
+						       (uint64_t)tick);
+	ret->rss_bytes = field[RSS] * (uint64_t)page;
+	return 0;
 }
 
 int ct_stats_read(const char *path, struct ct_stats *ret)

@@ -330,6 +330,15 @@ static void test_inspectors(void **state)
 	free(r);
 }
 
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
 /* Per-rule counters: every rule by position with its text (quotes,
  * backslashes and newlines escaped), the default, the cache; the same in
  * the JSON and the table. */
@@ -378,6 +387,58 @@ static void test_rules(void **state)
 				"rule 1: 16 packets: src 192.0.2.0/24 drop\n"));
 	free(json);
 	free(table);
+	free(r);
+}
+
+/* /proc/self/stat: the fields after the last ')' (a command may hold
+ * blanks and parentheses); the process families from them. */
+static void test_process(void **state)
+{
+	char dir[] = "/tmp/test-metrics.XXXXXX", path[64];
+	long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+	struct proc_stats ps = { 1, 2 }, real;
+	struct report *r = report_new();
+	char *t;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/stat", dir);
+	/* utime 250, stime 50 ticks; rss 1000 pages */
+	write_file(path, "4242 (nfqe (x) y) S 1 4242 4242 0 -1 4194560 300 0 0 0 "
+		   "250 50 0 0 20 0 5 0 12345 100000000 1000 18446744073709551615 "
+		   "1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n");
+	assert_int_equal(proc_stats_read(path, &ps), 0);
+	assert_int_equal(ps.cpu_ns, 300 * (1000000000ull / (uint64_t)tick));
+	assert_int_equal(ps.rss_bytes, 1000 * (uint64_t)page);
+	/* cut before rss: refused, nothing written */
+	write_file(path, "4242 (nfqe) S 1 4242 4242 0 -1 4194560 300 0 0 0 250 50\n");
+	ps = (struct proc_stats){ 1, 2 };
+	assert_int_equal(proc_stats_read(path, &ps), -EBADMSG);
+	assert_int_equal(ps.cpu_ns, 1);
+	write_file(path, "no parenthesis\n");
+	assert_int_equal(proc_stats_read(path, &ps), -EBADMSG);
+	assert_int_equal(proc_stats_read("/nonexistent/stat", &ps), -ENOENT);
+	unlink(path);
+	rmdir(dir);
+	/* this process's own: something resident */
+	assert_int_equal(proc_stats_read(NULL, &real), 0);
+	assert_true(real.rss_bytes > 0);
+
+	t = render(r, NULL);
+	expect(t, "process_cpu_seconds_total", -1);
+	expect(t, "process_start_time_seconds", -1);
+	free(t);
+	r->have_proc = true;
+	r->proc = (struct proc_stats){ .cpu_ns = 3250000000ull,
+				       .rss_bytes = 4096000 };
+	r->start_realtime_ns = 1700000000123000000ull;
+	t = render(r, NULL);
+	expect(t, "process_cpu_seconds_total", 3.25);
+	expect(t, "process_resident_memory_bytes", 4096000);
+	expect(t, "process_start_time_seconds", 1700000000.123);
+	assert_non_null(strstr(t, "# TYPE process_cpu_seconds_total counter\n"));
+	assert_non_null(strstr(t, "# TYPE process_start_time_seconds gauge\n"));
+	free(t);
 	free(r);
 }
 
@@ -494,15 +555,6 @@ static void test_families(void **state)
 	assert_true(samples > families);
 	free(t);
 	free(r);
-}
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
 }
 
 static void test_conntrack(void **state)
@@ -668,6 +720,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_offload_raw),
 		cmocka_unit_test(test_inspectors),
 		cmocka_unit_test(test_rules),
+		cmocka_unit_test(test_process),
 		cmocka_unit_test(test_report_text),
 		cmocka_unit_test(test_families),
 		cmocka_unit_test(test_conntrack),

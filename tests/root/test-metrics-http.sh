@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # [control] metrics_listen: Prometheus scrapes GET /metrics over HTTP.
 #  1. After N packets (seccomp on): 200, the exposition's content type, the
-#     same families as `nfqectl metrics`, N packets counted; promtool
-#     accepts it. 404 for another path, 405 (Allow: GET, HEAD) for POST,
+#     same families as `nfqectl metrics`, N packets counted, the process
+#     families (start time within the test, resident memory, CPU);
+#     promtool accepts it. 404 for another path, 405 (Allow: GET, HEAD) for POST,
 #     HEAD gives the headers only.
 #  2. Connections that send nothing hold neither the main loop nor the
 #     control socket: scrapes and nfqectl answer meanwhile, and nfqe
@@ -49,6 +50,7 @@ families() { awk '$1 == "#" && $2 == "TYPE" { print $3 }' "$1" | sort; }
 ctl() { ip netns exec "$LAB_RTR" "$NFQECTL" -s "$SOCK" "$@"; }
 
 # -- 1
+t_start=$(date +%s)
 start_nfqe nfqe "$T/nfqe.conf"
 wait_for 10 test -S "$SOCK" || fail "nfqe did not start: $(cat "$T/nfqe.err")"
 grep -q "metrics at http://127.0.0.1:$PORT/metrics" "$T/nfqe.err" ||
@@ -73,7 +75,15 @@ if command -v promtool >/dev/null; then
 else
 	how="promtool not installed"
 fi
-ok "GET /metrics: 200, $(families "$T/m.prom" | wc -l) families as nfqectl's, $N packets; $how"
+# the process families: started in this test, resident, some CPU
+start1=$(metric process_start_time_seconds "$T/m.prom")
+awk -v s="${start1:-0}" -v a="$t_start" -v b="$(date +%s)" 'BEGIN { exit !(s >= a - 1 && s <= b + 1) }' ||
+	fail "process_start_time_seconds '$start1' not within $t_start..now"
+awk -v m="$(metric process_resident_memory_bytes "$T/m.prom")" 'BEGIN { exit !(m > 1048576) }' ||
+	fail "process_resident_memory_bytes '$(metric process_resident_memory_bytes "$T/m.prom")'"
+[ -n "$(metric process_cpu_seconds_total "$T/m.prom")" ] || fail "no process_cpu_seconds_total"
+ok "GET /metrics: 200, $(families "$T/m.prom" | wc -l) families as nfqectl's, $N packets; $how;" \
+	"started $start1"
 
 code=$(scrape /nope "$T/nope")
 [ "$code" = 404 ] || fail "GET /nope: $code"
@@ -149,12 +159,15 @@ code=$(scrape /metrics "$T/m5.prom")
 [ "$code" = 200 ] || fail "no scrape after the takeover: $code"
 [ "$(sum_metric nfqe_packets_total '' "$T/m5.prom")" = 0 ] ||
 	fail "after the takeover: packets $(sum_metric nfqe_packets_total '' "$T/m5.prom"), want the new nfqe's 0"
+start5=$(metric process_start_time_seconds "$T/m5.prom")
+awk -v a="$start1" -v b="${start5:-0}" 'BEGIN { exit !(b > a) }' ||
+	fail "after the takeover: start time $start5, not after the old one's $start1"
 ERR_OF[$NEW]=$T/new.err
 stop_pid "$NEW"
 [ "$STOP_RC" = 0 ] || fail "the new nfqe exited $STOP_RC"
 code=$(scrape /metrics "$T/m6.prom")
 [ "$code" = 000 ] || fail "something still answers after the stop: $code"
-ok "takeover: the new nfqe serves the address (its own counters); nothing after SIGTERM"
+ok "takeover: the new nfqe serves the address (its own counters, start time $start5); nothing after SIGTERM"
 
 # -- 6: the squatter is another nfqe (queue 2) on the address
 sed -e "s/^queues = .*/queues = 2:2/" -e "s|^socket = .*|socket = $T/ctl3.sock|" \
