@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -382,8 +383,11 @@ static void write_rules(FILE *f, const struct report *r)
 	       r->rule_cached);
 }
 
-int metrics_write(FILE *f, const struct report *r,
-		  const struct metrics_extra *x)
+/* @process: the process families too (not in a node_exporter textfile:
+ * node_exporter exports its own, and a second family of the same name
+ * would make it refuse the file) */
+static int write_all(FILE *f, const struct report *r,
+		     const struct metrics_extra *x, bool process)
 {
 	static const struct metrics_extra none;
 
@@ -393,7 +397,8 @@ int metrics_write(FILE *f, const struct report *r,
 	fprintf(f, "nfqe_info{version=\"%s\"} 1\n", NFQE_VERSION);
 	family(f, "nfqe_queues", "gauge", "Queues nfqe has a worker for.");
 	fprintf(f, "nfqe_queues %u\n", r->nqueues);
-	write_process(f, r);
+	if (process)
+		write_process(f, r);
 	write_queue_counters(f, r);
 	write_hold(f, r);
 	write_kernel(f, r);
@@ -413,6 +418,12 @@ int metrics_write(FILE *f, const struct report *r,
 	return ferror(f) ? -EIO : 0;
 }
 
+int metrics_write(FILE *f, const struct report *r,
+		  const struct metrics_extra *x)
+{
+	return write_all(f, r, x, true);
+}
+
 int metrics_write_textfile(const char *path, const struct report *r,
 			   const struct metrics_extra *x)
 {
@@ -426,7 +437,7 @@ int metrics_write_textfile(const char *path, const struct report *r,
 	f = fopen(tmp, "we");
 	if (!f)
 		return -errno;
-	ret = metrics_write(f, r, x);
+	ret = write_all(f, r, x, false);
 	if (fflush(f) && !ret)
 		ret = -errno;
 	if (fclose(f) && !ret)

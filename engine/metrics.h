@@ -49,7 +49,8 @@ int metrics_write(FILE *f, const struct report *r,
 		  const struct metrics_extra *x);
 
 /*
- * metrics_write_textfile - write the exposition to @path atomically: a
+ * metrics_write_textfile - write the exposition, without the process_*
+ * families (node_exporter exports its own), to @path atomically: a
  * temp file "@path.tmp.PID" in the same directory (node_exporter reads
  * only *.prom, so it never sees it), then rename(). 0 or -errno; on error
  * @path is left as it was.
