@@ -674,6 +674,10 @@ struct report *engine_report(struct engine *e)
 		free(r);
 		return NULL;
 	}
+	r->rule_log_written = __atomic_load_n(&e->policy.log_written,
+					      __ATOMIC_RELAXED);
+	r->rule_log_suppressed = __atomic_load_n(&e->policy.log_suppressed,
+						 __ATOMIC_RELAXED);
 	if (e->offload) {
 		r->have_offload = true;
 		r->offload_mode = e->cfg.mode;

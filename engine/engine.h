@@ -106,6 +106,8 @@ struct report {
 	uint64_t		rule_cached;	/* decided from the flow's
 						 * cached decision */
 	char			default_text[16]; /* the default's action */
+	uint64_t		rule_log_written;  /* "log" lines written */
+	uint64_t		rule_log_suppressed; /* over the rate */
 	struct queue_report	q[];
 };
 

@@ -19,6 +19,10 @@
 
 #include "nfqe-config.h"
 #include "metrics.h"
+#include "policy.h"
+
+#define NFQE_XSTR(x)	#x
+#define NFQE_STR(x)	NFQE_XSTR(x)
 
 const uint64_t metrics_hold_le_ns[] = {
 	1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000,
@@ -381,6 +385,12 @@ static void write_rules(FILE *f, const struct report *r)
 	       "Packets decided from their flow's cached decision, without "
 	       "the [rules] list. From zero after a reload.",
 	       r->rule_cached);
+	family(f, "nfqe_rule_log_lines_total", "counter",
+	       "Lines of rules with \"log\": written, or suppressed over the "
+	       "rate (" NFQE_STR(POLICY_LOG_RATE) " a second).");
+	fprintf(f, "nfqe_rule_log_lines_total{result=\"written\"} %" PRIu64
+		"\nnfqe_rule_log_lines_total{result=\"suppressed\"} %" PRIu64
+		"\n", r->rule_log_written, r->rule_log_suppressed);
 }
 
 /* @process: the process families too (not in a node_exporter textfile:

@@ -39,13 +39,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <time.h>
 
 #include <linux/netfilter.h>
 #include <urcu-qsbr.h>
 
 #include "flowtable.h"
 #include "inspector.h"
+#include "log.h"
 #include "offload.h"
 #include "policy.h"
 #include "ruleset.h"
@@ -529,6 +532,81 @@ static inline void set_mark(const struct rule_action *a,
 	ret->set_mark = true;
 }
 
+void policy_log_line(char *buf, size_t len, int index, unsigned action,
+		     const struct nfqe_pkt *pkt)
+{
+	const struct pkt_info *pi = pkt->info;
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], who[32];
+	char proto[16], sport[16] = "", dport[16] = "";
+	bool v6 = pi->family == AF_INET6;
+	const char *l = v6 ? "[" : "", *r = v6 ? "]" : "";
+
+	if (index < 0)
+		snprintf(who, sizeof(who), "default");
+	else
+		snprintf(who, sizeof(who), "rule %d", index + 1);
+	inet_ntop(pi->family, &pi->src, src, sizeof(src));
+	inet_ntop(pi->family, &pi->dst, dst, sizeof(dst));
+	switch (pi->l4proto) {
+	case IPPROTO_TCP:
+		strcpy(proto, "tcp");
+		break;
+	case IPPROTO_UDP:
+		strcpy(proto, "udp");
+		break;
+	case IPPROTO_ICMP:
+		strcpy(proto, "icmp");
+		break;
+	case IPPROTO_ICMPV6:
+		strcpy(proto, "icmpv6");
+		break;
+	default:
+		snprintf(proto, sizeof(proto), "proto %u", pi->l4proto);
+		break;
+	}
+	if ((pi->flags & PKT_F_L4) && (pi->l4proto == IPPROTO_TCP ||
+				       pi->l4proto == IPPROTO_UDP)) {
+		snprintf(sport, sizeof(sport), ":%u", pi->sport);
+		snprintf(dport, sizeof(dport), ":%u", pi->dport);
+	} else {
+		l = r = "";
+	}
+	snprintf(buf, len, "%s (%s): %s %s%s%s%s -> %s%s%s%s on queue %u",
+		 who, ruleset_action_name(action), proto, l, src, r, sport, l,
+		 dst, r, dport, pkt->queue);
+}
+
+/* A "log" rule decided @pkt: its line, unless POLICY_LOG_RATE lines were
+ * written this second already (then counted). Any worker. */
+static void log_decision(struct policy_root *root, int index,
+			 const struct rule_action *a,
+			 const struct nfqe_pkt *pkt)
+{
+	struct timespec ts;
+	uint64_t second, seen;
+	char line[256];
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	second = (uint64_t)ts.tv_sec;
+	seen = __atomic_load_n(&root->log_second, __ATOMIC_RELAXED);
+	/* a new second: the one worker that moves it on resets the count
+	 * (others racing it may get a line or two more: a bound, not a
+	 * budget) */
+	if (seen != second &&
+	    __atomic_compare_exchange_n(&root->log_second, &seen, second,
+					false, __ATOMIC_RELAXED,
+					__ATOMIC_RELAXED))
+		__atomic_store_n(&root->log_in_second, 0, __ATOMIC_RELAXED);
+	if (__atomic_fetch_add(&root->log_in_second, 1, __ATOMIC_RELAXED) >=
+	    POLICY_LOG_RATE) {
+		__atomic_fetch_add(&root->log_suppressed, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	__atomic_fetch_add(&root->log_written, 1, __ATOMIC_RELAXED);
+	policy_log_line(line, sizeof(line), index, a->type, pkt);
+	log_info("%s", line);
+}
+
 /* Count a packet for counter @slot of @p (policy_rule_hits()). */
 static inline void hit(const struct policy *p, const struct nfqe_pkt *pkt,
 		       unsigned slot)
@@ -538,7 +616,7 @@ static inline void hit(const struct policy *p, const struct nfqe_pkt *pkt,
 			   __ATOMIC_RELAXED);
 }
 
-static inline void decide(const struct policy_root *root,
+static inline void decide(struct policy_root *root,
 			  const struct policy *p, const struct nfqe_pkt *pkt,
 			  struct nfqe_verdict *ret)
 {
@@ -557,6 +635,8 @@ static inline void decide(const struct policy_root *root,
 	index = ruleset_match(p->rs, pkt);
 	hit(p, pkt, index < 0 ? p->rs->nrules : (unsigned)index);
 	a = ruleset_action(p->rs, index);
+	if (a->log)
+		log_decision(root, index, a, pkt);
 	switch (a->type) {
 	case RA_ACCEPT:
 		ret->verdict = NF_ACCEPT;

@@ -51,7 +51,23 @@ struct policy_root {
 	struct flowtable	*ft;	/* NULL: no decision caching */
 	struct offload		*offload; /* NULL: "offload" only accepts */
 	unsigned		pending; /* replaced policies not yet retired */
+	/* rules with "log": at most POLICY_LOG_RATE lines a second */
+	uint64_t		log_second;	/* CLOCK_MONOTONIC second */
+	uint32_t		log_in_second;	/* lines asked for in it */
+	uint64_t		log_written;
+	uint64_t		log_suppressed;
 };
+
+#define POLICY_LOG_RATE	20
+
+/*
+ * policy_log_line - the line a "log" rule writes for @pkt: "rule N
+ * (ACTION): PROTO SRC[:PORT] -> DST[:PORT] on queue Q" (@index < 0: "default
+ * (ACTION)"); IPv6 addresses in brackets when a port follows. Into @buf,
+ * always terminated.
+ */
+void policy_log_line(char *buf, size_t len, int index, unsigned action,
+		     const struct nfqe_pkt *pkt);
 
 /* Reloads that may wait for their grace period at once; more: -EBUSY. */
 #define POLICY_PENDING_MAX	8

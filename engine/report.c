@@ -333,8 +333,10 @@ static void json_rules(FILE *f, const struct report *r)
 	}
 	fprintf(f, "],\"default\":{\"text\":");
 	json_string(f, r->default_text);
-	fprintf(f, ",\"packets\":%" PRIu64 "},\"cached\":%" PRIu64 "}",
-		r->rule_default, r->rule_cached);
+	fprintf(f, ",\"packets\":%" PRIu64 "},\"cached\":%" PRIu64
+		",\"log_written\":%" PRIu64 ",\"log_suppressed\":%" PRIu64 "}",
+		r->rule_default, r->rule_cached, r->rule_log_written,
+		r->rule_log_suppressed);
 }
 
 void report_write_json(FILE *f, const struct report *r)

@@ -583,8 +583,18 @@ static int parse_line(struct parser *ps, const char *text, bool action_only,
 		char *w = ps->tok[i], *value;
 		unsigned m;
 
+		/* "log" after the action: the rule's last word */
+		if (have_action && !strcmp(w, "log")) {
+			if (i + 1 != ps->ntok)
+				return perr(ps, "'%s' after 'log': log ends "
+					    "the rule", ps->tok[i + 1]);
+			r->action.log = true;
+			i++;
+			continue;
+		}
 		if (is_action_word(w) ||
-		    (!strcmp(w, "queue") && i + 2 == ps->ntok)) {
+		    (!strcmp(w, "queue") && (i + 2 == ps->ntok ||
+		     (i + 3 == ps->ntok && !strcmp(ps->tok[i + 2], "log"))))) {
 			if (have_action)
 				return perr(ps, "two actions: '%s' and '%s' "
 					    "(one action ends a rule)",

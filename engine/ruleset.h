@@ -61,7 +61,8 @@ struct rule_action {
 	uint8_t		type;		/* enum rule_action_type */
 	/* A final decision may be cached on the flow: the action's rule and
 	 * every rule before it match only flow-stable fields (no state). */
-	bool		cacheable;
+	bool		cacheable : 1;
+	bool		log : 1;	/* "log": a line per decision */
 	uint16_t	queue;		/* RA_QUEUE */
 	uint16_t	inspector;	/* RA_INSPECT: index in inspector names */
 	uint16_t	mask_index;	/* RA_MARK, RA_REPEAT: index in masks[],

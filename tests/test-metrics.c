@@ -358,6 +358,8 @@ static void test_rules(void **state)
 	r->rules = rules;
 	r->rule_default = 48;
 	r->rule_cached = 3136;
+	r->rule_log_written = 7;
+	r->rule_log_suppressed = 3;
 	strcpy(r->default_text, "accept");
 	t = render(r, NULL);
 	expect(t, "nfqe_rule_packets_total{rule=\"1\",text=\"src 192.0.2.0/24 "
@@ -367,6 +369,8 @@ static void test_rules(void **state)
 	expect(t, "nfqe_rule_packets_total{rule=\"default\",text=\"accept\"}",
 	       48);
 	expect(t, "nfqe_rule_cached_packets_total", 3136);
+	expect(t, "nfqe_rule_log_lines_total{result=\"written\"}", 7);
+	expect(t, "nfqe_rule_log_lines_total{result=\"suppressed\"}", 3);
 	free(t);
 
 	f = open_memstream(&text, &len);
@@ -378,7 +382,8 @@ static void test_rules(void **state)
 			       "\"text\":\"src 192.0.2.0/24 drop\",\"packets\":16},"
 			       "{\"rule\":2,\"text\":\"a\\\"b\\\\c\\u000ad\","
 			       "\"packets\":2}],\"default\":{\"text\":\"accept\","
-			       "\"packets\":48},\"cached\":3136}"));
+			       "\"packets\":48},\"cached\":3136,"
+			       "\"log_written\":7,\"log_suppressed\":3}"));
 	assert_non_null(strstr(text, "\nrules: 3136 packets decided from the "
 			       "flow's cache, 48 by the default (accept)\n"
 			       "rule 1: 16 packets: src 192.0.2.0/24 drop\n"));

@@ -34,6 +34,7 @@
 #include "config.h"
 #include "flowtable.h"
 #include "policy.h"
+#include "ruleset.h"
 #include "worker.h"
 
 static char tmpdir[64];
@@ -358,6 +359,75 @@ static void test_rule_hits(void **state)
 	assert_int_equal(hits[2], UINT64_MAX);
 }
 
+/* The line of a "log" rule: who, action, protocol, addresses, queue. */
+static void test_log_line(void **state)
+{
+	struct tpkt t;
+	char line[256];
+
+	(void)state;
+	mkpkt(&t, "10.3.0.1", "10.3.0.2", 4000, 9, 0, false);
+	t.pk.queue = 2;
+	policy_log_line(line, sizeof(line), 0, RA_DROP, &t.pk);
+	assert_string_equal(line, "rule 1 (drop): udp 10.3.0.1:4000 -> "
+			    "10.3.0.2:9 on queue 2");
+	t.pi.family = AF_INET6;
+	t.pi.l4proto = IPPROTO_TCP;
+	assert_int_equal(inet_pton(AF_INET6, "fd00::1", &t.pi.src.v6), 1);
+	assert_int_equal(inet_pton(AF_INET6, "fd00::2", &t.pi.dst.v6), 1);
+	policy_log_line(line, sizeof(line), -1, RA_ACCEPT, &t.pk);
+	assert_string_equal(line, "default (accept): tcp [fd00::1]:4000 -> "
+			    "[fd00::2]:9 on queue 2");
+	t.pi.l4proto = IPPROTO_ICMPV6;
+	policy_log_line(line, sizeof(line), 11, RA_MARK, &t.pk);
+	assert_string_equal(line, "rule 12 (mark): icmpv6 fd00::1 -> fd00::2 "
+			    "on queue 2");
+	t.pi.family = AF_INET;
+	t.pi.l4proto = 47;
+	t.pi.flags = 0;
+	assert_int_equal(inet_pton(AF_INET, "10.3.0.1", &t.pi.src.v4), 1);
+	assert_int_equal(inet_pton(AF_INET, "10.3.0.2", &t.pi.dst.v4), 1);
+	policy_log_line(line, sizeof(line), 2, RA_DROP, &t.pk);
+	assert_string_equal(line, "rule 3 (drop): proto 47 10.3.0.1 -> "
+			    "10.3.0.2 on queue 2");
+	/* a short buffer is cut, terminated */
+	policy_log_line(line, 8, 2, RA_DROP, &t.pk);
+	assert_string_equal(line, "rule 3 ");
+}
+
+/* "log" rules write at most POLICY_LOG_RATE lines a second; the others
+ * are counted. Only decisions the rule list makes log: not the cache. */
+static void test_log_rate(void **state)
+{
+	uint64_t w0 = root.log_written, s0 = root.log_suppressed, w, s;
+	struct tpkt t;
+
+	(void)state;
+	policy_root_init(&root, ft, policy_of(
+		"rule = dport 7 drop log\n"
+		"rule = dport 8 drop\n"));
+	/* the same flow twice: its second packet is the cache's, no line */
+	mkpkt(&t, "10.4.0.1", "10.4.0.2", 1000, 7, 0, true);
+	decide(&t);
+	mkpkt(&t, "10.4.0.1", "10.4.0.2", 1000, 7, 0, true);
+	decide(&t);
+	assert_int_equal(root.log_written + root.log_suppressed - w0 - s0, 1);
+	/* a rule without log writes nothing */
+	mkpkt(&t, "10.4.0.1", "10.4.0.2", 1000, 8, 0, false);
+	decide(&t);
+	assert_int_equal(root.log_written + root.log_suppressed - w0 - s0, 1);
+	/* 200 flows at once: within one second, or two at most */
+	for (unsigned i = 0; i < 200; i++) {
+		mkpkt(&t, "10.4.1.1", "10.4.0.2", (uint16_t)(2000 + i), 7, 0,
+		      false);
+		decide(&t);
+	}
+	w = root.log_written - w0;
+	s = root.log_suppressed - s0;
+	assert_int_equal(w + s, 201);
+	assert_true(w >= POLICY_LOG_RATE && w <= 2 * POLICY_LOG_RATE + 2);
+}
+
 static void test_mark_mask(void **state)
 {
 	struct nfqe_verdict v;
@@ -613,6 +683,8 @@ int main(void)
 		T(test_reload_busy),
 		T(test_state_not_cached),
 		T(test_rule_hits),
+		T(test_log_line),
+		T(test_log_rate),
 		T(test_mark_mask),
 		T(test_repeat_queue_offload),
 		T(test_no_flow_table),

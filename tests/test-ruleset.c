@@ -303,6 +303,42 @@ static void pkt6(const char *src, const char *dst, uint8_t proto,
 
 #define M(rs)	ruleset_match((rs), &pk)
 
+/* "log" after the action, the rule's last word; for the default too. */
+static void test_log(void **state)
+{
+	struct ruleset *rs = rs_of("drop log", "src 10.0.0.0/8 accept log",
+				   "dport 7 queue 3 log", "queue 5 drop",
+				   "dport 9 mark 1/1", NULL);
+
+	(void)state;
+	assert_true(rs->rules[0].action.log);
+	assert_int_equal(rs->rules[0].action.type, RA_ACCEPT);
+	assert_true(rs->rules[1].action.log);
+	assert_int_equal(rs->rules[1].action.type, RA_QUEUE);
+	assert_int_equal(rs->rules[1].action.queue, 3);
+	/* "queue 5" before an action is the match */
+	assert_false(rs->rules[2].action.log);
+	assert_true(rs->rules[2].present & RM_QUEUE);
+	assert_false(rs->rules[3].action.log);
+	assert_true(rs->dflt.log);
+	assert_int_equal(rs->dflt.type, RA_DROP);
+	ruleset_free(rs);
+
+	load_bad("[rules]\n"
+		 "rule = drop log now\n"
+		 "rule = log drop\n"
+		 "rule = log\n",
+		 "2: rule: 'now' after 'log': log ends the rule\n"
+		 "3: rule: unknown word 'log' (matches: proto, src, dst, sport, "
+		 "dport, port, iif, oif, state, queue; actions: accept, drop, "
+		 "mark N[/MASK], repeat mark N[/MASK], queue N, inspect NAME or "
+		 "offload)\n"
+		 "4: rule: unknown word 'log' (matches: proto, src, dst, sport, "
+		 "dport, port, iif, oif, state, queue; actions: accept, drop, "
+		 "mark N[/MASK], repeat mark N[/MASK], queue N, inspect NAME or "
+		 "offload)");
+}
+
 static void test_cidr4(void **state)
 {
 	struct ruleset *rs = rs_of(NULL,
@@ -538,6 +574,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_log),
 		cmocka_unit_test(test_inspector_later),
 		cmocka_unit_test(test_cidr4),
 		cmocka_unit_test(test_cidr6),

@@ -80,12 +80,12 @@ finish accept
 ok "accept: $N of $N delivered and accepted"
 
 # -- drop: 10.200.1.16/30 = 4 sources
-conf drop 0:0 "rule = src 10.200.1.16/30 drop" "default = accept"
+conf drop 0:0 "rule = src 10.200.1.16/30 drop log" "default = accept"
 run_nfqe drop
 send drop $((N - 4 * PER_SRC))
 wait_for 10 packets_are drop $N || fail "drop: nfqe saw $(nq_stat drop .total.packets) of $N packets"
 "$NFQECTL" -s "$T/drop.sock" rules >"$T/drop.rules" || fail "drop: nfqectl rules"
-printf '%7s %14s  %s\n' rule packets text 1 16 "src 10.200.1.16/30 drop" default 48 accept \
+printf '%7s %14s  %s\n' rule packets text 1 16 "src 10.200.1.16/30 drop log" default 48 accept \
 	cached $((N - FLOWS)) "(the flow's cached decision)" | diff - "$T/drop.rules" >&2 ||
 	fail "drop: nfqectl rules differs (above)"
 finish drop
@@ -102,9 +102,18 @@ ok "drop: 10.200.1.16/30 dropped ($((4 * PER_SRC)) packets), the other 12 source
 # the 4 sources' 16 flows, the default for the other 48), every later one
 # the flow's cached decision
 rules=$(jget "$T/drop.json" '.rules | "\(.list | length) \(.list[0].rule) \(.list[0].text)|\(.list[0].packets) \(.default.text) \(.default.packets) \(.cached)"')
-[ "$rules" = "1 1 src 10.200.1.16/30 drop|16 accept 48 $((N - FLOWS))" ] ||
-	fail "drop: rule counters '$rules', want '1 1 src 10.200.1.16/30 drop|16 accept 48 $((N - FLOWS))'"
+[ "$rules" = "1 1 src 10.200.1.16/30 drop log|16 accept 48 $((N - FLOWS))" ] ||
+	fail "drop: rule counters '$rules', want '1 1 src 10.200.1.16/30 drop log|16 accept 48 $((N - FLOWS))'"
 ok "drop: rule 1 decided 16 flows, the default 48, the cache the other $((N - FLOWS)) packets (stats JSON, nfqectl rules)"
+# "log": one line per dropped flow (its first packet; the cache decides
+# the rest), each of the 16 flows once
+grep -o 'rule 1 (drop): udp 10\.200\.1\.1[6-9]:400[0-3] -> 10\.200\.2\.2:9 on queue 0$' \
+	"$T/drop.err" | sort -u >"$T/drop.logged"
+[ "$(grep -c 'rule 1 (drop)' "$T/drop.err")" = 16 ] && [ "$(wc -l <"$T/drop.logged")" = 16 ] ||
+	fail "drop: $(grep -c 'rule 1 (drop)' "$T/drop.err") log lines, $(wc -l <"$T/drop.logged") distinct flows; want 16 and 16: $(grep 'rule 1' "$T/drop.err" | head -3)"
+[ "$(jget "$T/drop.json" '"\(.rules.log_written) \(.rules.log_suppressed)"')" = "16 0" ] ||
+	fail "drop: log counters $(jget "$T/drop.json" '"\(.rules.log_written) \(.rules.log_suppressed)"'), want 16 0"
+ok "drop: 'log' wrote one line for each of the 16 dropped flows"
 
 # -- mark N/MASK over a queued mark: 0x100 | 0x2a for 10.200.1.10/31
 $RTR_IPT -t mangle -A PREROUTING -p udp --dport 9 -j MARK --set-mark 0x100
