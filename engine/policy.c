@@ -547,23 +547,11 @@ void policy_log_line(char *buf, size_t len, int index, unsigned action,
 		snprintf(who, sizeof(who), "rule %d", index + 1);
 	inet_ntop(pi->family, &pi->src, src, sizeof(src));
 	inet_ntop(pi->family, &pi->dst, dst, sizeof(dst));
-	switch (pi->l4proto) {
-	case IPPROTO_TCP:
-		strcpy(proto, "tcp");
-		break;
-	case IPPROTO_UDP:
-		strcpy(proto, "udp");
-		break;
-	case IPPROTO_ICMP:
-		strcpy(proto, "icmp");
-		break;
-	case IPPROTO_ICMPV6:
-		strcpy(proto, "icmpv6");
-		break;
-	default:
+	if (ruleset_proto_name(pi->l4proto))
+		snprintf(proto, sizeof(proto), "%s",
+			 ruleset_proto_name(pi->l4proto));
+	else
 		snprintf(proto, sizeof(proto), "proto %u", pi->l4proto);
-		break;
-	}
 	if ((pi->flags & PKT_F_L4) && (pi->l4proto == IPPROTO_TCP ||
 				       pi->l4proto == IPPROTO_UDP)) {
 		snprintf(sport, sizeof(sport), ":%u", pi->sport);

@@ -59,6 +59,15 @@ static const struct {
 	{ "ah", IPPROTO_AH },
 };
 
+const char *ruleset_proto_name(uint8_t proto)
+{
+	for (size_t i = 0; i < sizeof(proto_names) / sizeof(proto_names[0]);
+	     i++)
+		if (proto_names[i].proto == proto)
+			return proto_names[i].name;
+	return NULL;
+}
+
 enum value_kind {
 	VAL_PROTO,
 	VAL_PORT,

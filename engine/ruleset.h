@@ -198,4 +198,8 @@ ruleset_action(const struct ruleset *rs, int index)
 /* Short name of an action type: "accept", "mark", ... */
 const char *ruleset_action_name(unsigned type);
 
+/* The name "proto" takes for protocol number @proto ("tcp", "gre", ...),
+ * NULL for one without a name. */
+const char *ruleset_proto_name(uint8_t proto);
+
 #endif
