@@ -532,7 +532,7 @@ static inline void set_mark(const struct rule_action *a,
 	ret->set_mark = true;
 }
 
-void policy_log_line(char *buf, size_t len, int index, unsigned action,
+void policy_log_line(char *buf, size_t len, int index, const char *what,
 		     const struct nfqe_pkt *pkt)
 {
 	const struct pkt_info *pi = pkt->info;
@@ -560,15 +560,15 @@ void policy_log_line(char *buf, size_t len, int index, unsigned action,
 		l = r = "";
 	}
 	snprintf(buf, len, "%s (%s): %s %s%s%s%s -> %s%s%s%s on queue %u",
-		 who, ruleset_action_name(action), proto, l, src, r, sport, l,
+		 who, what, proto, l, src, r, sport, l,
 		 dst, r, dport, pkt->queue);
 }
 
-/* A "log" rule decided @pkt: its line, unless POLICY_LOG_RATE lines were
- * written this second already (then counted). Any worker. */
+/* A "log" rule decided @pkt (@what: policy_log_line()): its line, unless
+ * POLICY_LOG_RATE lines were written this second already (then counted).
+ * Any worker. */
 static void log_decision(struct policy_root *root, int index,
-			 const struct rule_action *a,
-			 const struct nfqe_pkt *pkt)
+			 const char *what, const struct nfqe_pkt *pkt)
 {
 	struct timespec ts;
 	uint64_t second, seen;
@@ -591,8 +591,21 @@ static void log_decision(struct policy_root *root, int index,
 		return;
 	}
 	__atomic_fetch_add(&root->log_written, 1, __ATOMIC_RELAXED);
-	policy_log_line(line, sizeof(line), index, a->type, pkt);
+	policy_log_line(line, sizeof(line), index, what, pkt);
 	log_info("%s", line);
+}
+
+/* An inspect rule with "log": its inspector dropped @pkt (or its flow). */
+static void log_inspect_drop(struct policy_root *root, int index,
+			     const struct inspector *in,
+			     enum inspect_result res,
+			     const struct nfqe_pkt *pkt)
+{
+	char what[96];
+
+	snprintf(what, sizeof(what), "inspect %s: %s", inspector_name(in),
+		 res == INSPECT_FLOW_DROP ? "flow_drop" : "drop");
+	log_decision(root, index, what, pkt);
 }
 
 /* Count a packet for counter @slot of @p (policy_rule_hits()). */
@@ -623,8 +636,9 @@ static inline void decide(struct policy_root *root,
 	index = ruleset_match(p->rs, pkt);
 	hit(p, pkt, index < 0 ? p->rs->nrules : (unsigned)index);
 	a = ruleset_action(p->rs, index);
-	if (a->log)
-		log_decision(root, index, a, pkt);
+	/* an inspect rule logs what its inspector drops, below */
+	if (a->log && a->type != RA_INSPECT)
+		log_decision(root, index, ruleset_action_name(a->type), pkt);
 	switch (a->type) {
 	case RA_ACCEPT:
 		ret->verdict = NF_ACCEPT;
@@ -650,6 +664,9 @@ static inline void decide(struct policy_root *root,
 		res = inspector_inspect(p->inspectors[a->inspector], pkt,
 					&mark);
 		final = policy_inspect_verdict(res, mark, ret);
+		if (a->log && (res == INSPECT_DROP || res == INSPECT_FLOW_DROP))
+			log_inspect_drop(root, index, p->inspectors[a->inspector],
+					 res, pkt);
 		if (res == INSPECT_FLOW_ACCEPT && root->offload) {
 			/* the plug-in has seen enough: the kernel takes the
 			 * rest of the flow */

@@ -62,11 +62,12 @@ struct policy_root {
 
 /*
  * policy_log_line - the line a "log" rule writes for @pkt: "rule N
- * (ACTION): PROTO SRC[:PORT] -> DST[:PORT] on queue Q" (@index < 0: "default
- * (ACTION)"); IPv6 addresses in brackets when a port follows. Into @buf,
- * always terminated.
+ * (WHAT): PROTO SRC[:PORT] -> DST[:PORT] on queue Q" (@index < 0: "default
+ * (WHAT)"); WHAT is the action ("drop"), or for an inspect rule the
+ * inspector and its result ("inspect web: flow_drop"); IPv6 addresses in
+ * brackets when a port follows. Into @buf, always terminated.
  */
-void policy_log_line(char *buf, size_t len, int index, unsigned action,
+void policy_log_line(char *buf, size_t len, int index, const char *what,
 		     const struct nfqe_pkt *pkt);
 
 /* Reloads that may wait for their grace period at once; more: -EBUSY. */

@@ -359,12 +359,12 @@ static void test_rule_hits(void **state)
 	assert_int_equal(hits[2], UINT64_MAX);
 }
 
-static void expect_line(const struct tpkt *t, int index, unsigned action,
+static void expect_line(const struct tpkt *t, int index, const char *what,
 			const char *want)
 {
 	char line[256];
 
-	policy_log_line(line, sizeof(line), index, action, &t->pk);
+	policy_log_line(line, sizeof(line), index, what, &t->pk);
 	assert_string_equal(line, want);
 }
 
@@ -377,29 +377,30 @@ static void test_log_line(void **state)
 	(void)state;
 	mkpkt(&t, "10.3.0.1", "10.3.0.2", 4000, 9, 0, false);
 	t.pk.queue = 2;
-	expect_line(&t, 0, RA_DROP,
+	expect_line(&t, 0, "drop",
 		    "rule 1 (drop): udp 10.3.0.1:4000 -> 10.3.0.2:9 on queue 2");
 	t.pi.family = AF_INET6;
 	t.pi.l4proto = IPPROTO_TCP;
 	assert_int_equal(inet_pton(AF_INET6, "fd00::1", &t.pi.src.v6), 1);
 	assert_int_equal(inet_pton(AF_INET6, "fd00::2", &t.pi.dst.v6), 1);
-	expect_line(&t, -1, RA_ACCEPT, "default (accept): tcp [fd00::1]:4000 "
+	expect_line(&t, -1, "accept", "default (accept): tcp [fd00::1]:4000 "
 		    "-> [fd00::2]:9 on queue 2");
 	t.pi.l4proto = IPPROTO_ICMPV6;
-	expect_line(&t, 11, RA_MARK,
-		    "rule 12 (mark): icmpv6 fd00::1 -> fd00::2 on queue 2");
+	expect_line(&t, 11, "inspect web: flow_drop",
+		    "rule 12 (inspect web: flow_drop): icmpv6 fd00::1 -> fd00::2 "
+		    "on queue 2");
 	t.pi.family = AF_INET;
 	t.pi.flags = 0;
 	assert_int_equal(inet_pton(AF_INET, "10.3.0.1", &t.pi.src.v4), 1);
 	assert_int_equal(inet_pton(AF_INET, "10.3.0.2", &t.pi.dst.v4), 1);
 	t.pi.l4proto = IPPROTO_GRE;
-	expect_line(&t, 2, RA_DROP,
+	expect_line(&t, 2, "drop",
 		    "rule 3 (drop): gre 10.3.0.1 -> 10.3.0.2 on queue 2");
 	t.pi.l4proto = 253;	/* experimental: no name */
-	expect_line(&t, 2, RA_DROP,
+	expect_line(&t, 2, "drop",
 		    "rule 3 (drop): proto 253 10.3.0.1 -> 10.3.0.2 on queue 2");
 	/* a short buffer is cut, terminated */
-	policy_log_line(line, sizeof(line), 2, RA_DROP, &t.pk);
+	policy_log_line(line, sizeof(line), 2, "drop", &t.pk);
 	assert_string_equal(line, "rule 3 ");
 }
 

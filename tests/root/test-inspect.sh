@@ -130,7 +130,7 @@ stats_json = $T/some-stats.json
 [control]
 socket = $T/some.sock
 [rules]
-rule = proto udp dport 9 inspect some
+rule = proto udp dport 9 inspect some log
 rule = proto udp dport 53 inspect dns
 default = accept
 [inspector some]
@@ -159,6 +159,13 @@ for i in $(seq 0 $((FLOWS - 1))); do
 done
 [ "$(jget "$S" .received)" = $EXPECT ] || fail "sink received $(jget "$S" .received), expected $EXPECT"
 ok "content string/regex: flows 1 and 5 dropped, the other 14 got all $PER packets"
+# "log" on an inspect rule: a line for each flow the inspector dropped,
+# none for what it passed (on either queue)
+grep -o 'rule 1 (.*' "$T/some.err" | sed 's/ on queue [01]$/ on queue Q/' | sort >"$T/some.logged"
+printf 'rule 1 (inspect some: flow_drop): udp %s:2000 -> %s:9 on queue Q\n' \
+	"$(src_of 1)" "$LAB_SINK_ADDR" "$(src_of 5)" "$LAB_SINK_ADDR" | sort >"$T/some.want"
+diff "$T/some.want" "$T/some.logged" >&2 || fail "log lines differ (above)"
+ok "inspect ... log: one line for each of the 2 flows the inspector dropped"
 
 # -- 3. dns: blocked names never arrive, the others do (same nfqe)
 start_sink dns-sink --port 53 --timeout 60 --expect 25
