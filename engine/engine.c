@@ -623,24 +623,17 @@ static void engine_report_inspectors(struct report *r,
 }
 
 /* The [rules] counters of @p into @r (r->rules sized for them). */
-static int engine_report_rules(struct report *r, const struct policy *p)
+static void engine_report_rules(struct report *r, const struct policy *p)
 {
-	uint64_t *hits = malloc((r->nrules + 2) * sizeof(*hits));
-
-	if (!hits)
-		return -ENOMEM;
-	policy_rule_hits(p, hits);
 	for (unsigned i = 0; i < r->nrules; i++) {
 		snprintf(r->rules[i].text, sizeof(r->rules[i].text), "%s",
 			 policy_rule_text(p, i));
-		r->rules[i].packets = hits[i];
+		r->rules[i].packets = policy_rule_hits(p, i);
 	}
-	r->rule_default = hits[r->nrules];
-	r->rule_cached = hits[r->nrules + 1];
+	r->rule_default = policy_rule_hits(p, r->nrules);
+	r->rule_cached = policy_rule_hits(p, r->nrules + 1);
 	snprintf(r->default_text, sizeof(r->default_text), "%s",
 		 policy_default_text(p));
-	free(hits);
-	return 0;
 }
 
 _Static_assert(_Alignof(struct inspector_report) >=
@@ -670,10 +663,7 @@ struct report *engine_report(struct engine *e)
 	r->nrules = nrules;
 	r->rules = (struct rule_report *)
 		((struct inspector_report *)&r->q[e->nworkers] + ninsp);
-	if (engine_report_rules(r, p) < 0) {
-		free(r);
-		return NULL;
-	}
+	engine_report_rules(r, p);
 	r->rule_log_written = __atomic_load_n(&e->policy.log_written,
 					      __ATOMIC_RELAXED);
 	r->rule_log_suppressed = __atomic_load_n(&e->policy.log_suppressed,

@@ -34,18 +34,15 @@ static void hm_log(void *cls, const char *fmt, va_list ap)
 		h->last_err[--n] = '\0';
 }
 
-static enum MHD_Result hm_reply(struct MHD_Connection *conn, unsigned status,
-				const char *text)
+/* Queue @r (NULL: out of memory, the connection closes) with @status. */
+static enum MHD_Result hm_queue(struct MHD_Connection *conn, unsigned status,
+				struct MHD_Response *r, const char *type)
 {
-	struct MHD_Response *r;
 	enum MHD_Result ret;
 
-	r = MHD_create_response_from_buffer(strlen(text), (void *)text,
-					    MHD_RESPMEM_PERSISTENT);
 	if (!r)
 		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-				"text/plain; charset=utf-8");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
 	ret = MHD_queue_response(conn, status, r);
@@ -53,11 +50,20 @@ static enum MHD_Result hm_reply(struct MHD_Connection *conn, unsigned status,
 	return ret;
 }
 
+static enum MHD_Result hm_reply(struct MHD_Connection *conn, unsigned status,
+				const char *text)
+{
+	return hm_queue(conn, status,
+			MHD_create_response_from_buffer(strlen(text),
+							(void *)text,
+							MHD_RESPMEM_PERSISTENT),
+			"text/plain; charset=utf-8");
+}
+
 static enum MHD_Result hm_metrics(struct httpmetrics *h,
 				  struct MHD_Connection *conn)
 {
 	struct MHD_Response *r;
-	enum MHD_Result ret;
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *out = open_memstream(&buf, &len);
@@ -71,15 +77,10 @@ static enum MHD_Result hm_metrics(struct httpmetrics *h,
 				"nfqe: no report\n");
 	}
 	r = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
-	if (!r) {
+	if (!r)
 		free(buf);
-		return MHD_NO;
-	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-				"text/plain; version=0.0.4; charset=utf-8");
-	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	return ret;
+	return hm_queue(conn, MHD_HTTP_OK, r,
+			"text/plain; version=0.0.4; charset=utf-8");
 }
 
 static enum MHD_Result hm_answer(void *cls, struct MHD_Connection *conn,

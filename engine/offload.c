@@ -698,12 +698,6 @@ static void count_bypass(struct offload_stats *st, const struct nfqe_pkt *pkt)
 		ST_ADD(st->flows, 1);
 }
 
-static bool has_ports(uint8_t proto)
-{
-	return proto == IPPROTO_TCP || proto == IPPROTO_UDP ||
-	       proto == IPPROTO_UDPLITE || proto == IPPROTO_SCTP;
-}
-
 static void raw_offload(struct offload *o, const struct nfqe_pkt *pkt,
 			struct nfqe_verdict *ret)
 {
@@ -724,8 +718,7 @@ static void raw_offload(struct offload *o, const struct nfqe_pkt *pkt,
 	if (idx >= o->nqueues)
 		return;
 	q = &o->q[idx];
-	if (!(pi->flags & PKT_F_L4) || !has_ports(pi->l4proto) ||
-	    (pi->flags & PKT_F_FRAGMENT)) {
+	if (!pkt_has_ports(pi) || (pi->flags & PKT_F_FRAGMENT)) {
 		ST_ADD(q->st.unsupported, 1);
 		return;
 	}

@@ -386,18 +386,16 @@ const char *policy_default_text(const struct policy *p)
 	return ruleset_action_name(p ? p->rs->dflt.type : RA_ACCEPT);
 }
 
-void policy_rule_hits(const struct policy *p, uint64_t *ret)
+uint64_t policy_rule_hits(const struct policy *p, unsigned slot)
 {
-	unsigned n = policy_rule_count(p) + 2;
+	uint64_t sum = 0;
 
-	memset(ret, 0, n * sizeof(*ret));
-	if (!p)
-		return;
+	if (!p || slot >= p->rs->nrules + 2)
+		return 0;
 	for (unsigned row = 0; row < POLICY_HIT_ROWS; row++)
-		for (unsigned i = 0; i < n; i++)
-			ret[i] += __atomic_load_n(&p->hits[row * p->hit_stride +
-							   i],
-						  __ATOMIC_RELAXED);
+		sum += __atomic_load_n(&p->hits[row * p->hit_stride + slot],
+				       __ATOMIC_RELAXED);
+	return sum;
 }
 
 struct inspector_set *policy_inspectors(const struct policy *p)
@@ -552,8 +550,7 @@ void policy_log_line(char *buf, size_t len, int index, const char *what,
 			 ruleset_proto_name(pi->l4proto));
 	else
 		snprintf(proto, sizeof(proto), "proto %u", pi->l4proto);
-	if ((pi->flags & PKT_F_L4) && (pi->l4proto == IPPROTO_TCP ||
-				       pi->l4proto == IPPROTO_UDP)) {
+	if (pkt_has_ports(pi)) {
 		snprintf(sport, sizeof(sport), ":%u", pi->sport);
 		snprintf(dport, sizeof(dport), ":%u", pi->dport);
 	} else {

@@ -121,16 +121,17 @@ struct inspector_set *policy_inspectors(const struct policy *p);
  * The [rules] list of @p (NULL: none) and what it decided. Rules are
  * numbered from 0 in config order; policy_rule_text() is the rule as
  * written (NULL past the end), policy_default_text() the default's action.
- * policy_rule_hits() writes policy_rule_count(@p) + 2 counters to @ret:
- * the packets each rule decided (its first match), then those none
- * matched (the default), then those decided from their flow's cached
- * decision (no rule evaluated). They start at zero with each policy (a
- * reload). Same context as policy_inspectors().
+ * policy_rule_hits() sums counter @slot over the queues: for a slot below
+ * policy_rule_count(@p) the packets that rule decided (its first match),
+ * then at the count those none matched (the default), one past it those
+ * decided from their flow's cached decision (no rule evaluated); 0 past
+ * that or for NULL. They start at zero with each policy (a reload). Same
+ * context as policy_inspectors().
  */
 unsigned policy_rule_count(const struct policy *p);
 const char *policy_rule_text(const struct policy *p, unsigned i);
 const char *policy_default_text(const struct policy *p);
-void policy_rule_hits(const struct policy *p, uint64_t *ret);
+uint64_t policy_rule_hits(const struct policy *p, unsigned slot);
 
 /* Publish @p (may be NULL: accept all) as the first policy. Before the
  * workers start. */

@@ -198,9 +198,8 @@ void report_print_line(FILE *f, const struct report *cur,
 
 /*
  * The histogram's non-empty buckets, [low, high, count] in ns (high at
- * most the max): a reader
- * that keeps two reports can take the quantiles of what happened between
- * them (nfqe-bench does).
+ * most the max): a reader that keeps two reports can take the quantiles
+ * of what happened between them (nfqe-bench does).
  */
 static void json_hist_buckets(FILE *f, const struct hist *h)
 {

@@ -583,11 +583,16 @@ static int parse_line(struct parser *ps, const char *text, bool action_only,
 {
 	bool have_action = false;
 	const char *action_word = NULL;
-	unsigned i = 0;
+	unsigned i = 0, end;
 
 	memset(r, 0, sizeof(*r));
 	if (tokenize(ps, text))
 		return -1;
+	/* the words before a trailing "log": "queue N" ending them is the
+	 * action */
+	end = ps->ntok;
+	if (end > 1 && !strcmp(ps->tok[end - 1], "log"))
+		end--;
 	while (i < ps->ntok) {
 		char *w = ps->tok[i], *value;
 		unsigned m;
@@ -601,9 +606,7 @@ static int parse_line(struct parser *ps, const char *text, bool action_only,
 			i++;
 			continue;
 		}
-		if (is_action_word(w) ||
-		    (!strcmp(w, "queue") && (i + 2 == ps->ntok ||
-		     (i + 3 == ps->ntok && !strcmp(ps->tok[i + 2], "log"))))) {
+		if (is_action_word(w) || (!strcmp(w, "queue") && i + 2 == end)) {
 			if (have_action)
 				return perr(ps, "two actions: '%s' and '%s' "
 					    "(one action ends a rule)",
@@ -779,26 +782,11 @@ static inline bool in_net6(const struct rule_net6 *n, struct rule_slice s,
  * list? */
 #define PASS(r, bit, hit)	((hit) != !!((r)->negate & (bit)))
 
-static bool has_ports(const struct pkt_info *in)
-{
-	if (!(in->flags & PKT_F_L4))
-		return false;
-	switch (in->l4proto) {
-	case IPPROTO_TCP:
-	case IPPROTO_UDP:
-	case IPPROTO_UDPLITE:
-	case IPPROTO_SCTP:
-		return true;
-	default:
-		return false;
-	}
-}
-
 int ruleset_match(const struct ruleset *rs, const struct nfqe_pkt *pkt)
 {
 	const struct pkt_info *in = pkt->info;
 	const bool v6 = in->family == AF_INET6;
-	const bool ports = has_ports(in);
+	const bool ports = pkt_has_ports(in);
 	uint64_t s6[2], d6[2];
 	int is_new = -1;	/* read from the flow when first needed */
 

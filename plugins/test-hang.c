@@ -221,6 +221,23 @@ static void hang(const struct test_hang *t)
 	}
 }
 
+/* Die as @t's crash says; SIGSEGV when that did not (a system call the
+ * filter let through). */
+static void crash(const struct test_hang *t)
+{
+	switch (t->crash) {
+	case TH_ABORT:
+		abort();
+	case TH_STACK:
+		(void)recurse(1);
+		break;
+	case TH_SYSCALL:	/* klogctl's buffer size */
+		(void)syscall(SYS_syslog, 10, NULL, 0);
+		break;
+	}
+	raise(SIGSEGV);
+}
+
 /* Sleep until @t's wait_file exists (10 ms polls); nothing without one. */
 static void wait_for_file(const struct test_hang *t)
 {
@@ -257,13 +274,7 @@ static enum nfqe_insp_verdict th_inspect(void *instance,
 		hang(t);
 		return NFQE_INSP_ACCEPT;
 	case TH_CRASH:
-		if (t->crash == TH_ABORT)
-			abort();
-		if (t->crash == TH_STACK)
-			(void)recurse(1);
-		if (t->crash == TH_SYSCALL)	/* klogctl's buffer size */
-			(void)syscall(SYS_syslog, 10, NULL, 0);
-		raise(SIGSEGV);
+		crash(t);
 		return NFQE_INSP_ERROR;
 	case TH_ERROR:
 		return NFQE_INSP_ERROR;

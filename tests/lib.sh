@@ -127,6 +127,13 @@ sink_count_ge() { [ "$(sink_count)" -ge "$1" ]; }
 # kqueue_total NS QUEUE: packets the kernel holds in the queue (waiting
 # for a verdict)
 kqueue_total() { kqueue_row "$1" "$2" | awk '{print $3}'; }
+# kqueues_sum NS COLUMN: a column of the kernel's table summed over every
+# queue of namespace NS (3: packets waiting for a verdict; 8: the id
+# sequence, packets queued so far)
+kqueues_sum() {
+	ip netns exec "$1" awk -v c="$2" '{ s += $c } END { print s + 0 }' \
+		/proc/net/netfilter/nfnetlink_queue
+}
 kqueue_empty() { [ "$(kqueue_total "$1" "$2")" = 0 ]; }
 
 # metric NAME FILE: a Prometheus sample's value (nothing if absent)

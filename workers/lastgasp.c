@@ -350,7 +350,7 @@ void lastgasp_thread_adopt(void)
 	for (unsigned i = 0; i < LG_NSIG; i++)
 		sigaddset(&set, lg_signals[i]);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	/* no stack of its own: the handler runs on the thread's stack, as
-	 * it would without this */
+	/* without a stack of its own (mmap failed) the handler runs on the
+	 * thread's: everything but an overflow is still covered */
 	(void)lastgasp_thread_init();
 }

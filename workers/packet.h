@@ -58,6 +58,7 @@
 #ifndef NFQE_PACKET_H
 #define NFQE_PACKET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <netinet/in.h>
@@ -120,6 +121,23 @@ struct pkt_info {
  */
 int pkt_parse(const uint8_t *data, size_t len, size_t wire_len,
 	      struct pkt_info *ret);
+
+/* Whether @pi has ports: TCP, UDP, UDP-Lite or SCTP with its L4 header
+ * (not a fragment after the first). */
+static inline bool pkt_has_ports(const struct pkt_info *pi)
+{
+	if (!(pi->flags & PKT_F_L4))
+		return false;
+	switch (pi->l4proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+	case IPPROTO_UDPLITE:
+	case IPPROTO_SCTP:
+		return true;
+	default:
+		return false;
+	}
+}
 
 /* Short lowercase name of an enum pkt_error ("ok", "totlen", ...), for
  * counters and logs; "unknown" for anything else. Never NULL. */

@@ -64,9 +64,7 @@ src_of() {
 
 # every packet queued so far ($1 in all) has got its verdict
 all_verdicted() {
-	local rows
-	rows=$(ip netns exec "$LAB_RTR" cat /proc/net/netfilter/nfnetlink_queue)
-	awk -v n="$1" '{ seq += $8; held += $3 } END { exit !(seq >= n && held == 0) }' <<<"$rows"
+	[ "$(kqueues_sum "$LAB_RTR" 8)" -ge "$1" ] && [ "$(kqueues_sum "$LAB_RTR" 3)" = 0 ]
 }
 
 # insp STATS NAME JQ: a counter of inspector NAME in the stats JSON

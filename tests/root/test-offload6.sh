@@ -173,10 +173,8 @@ bypasses() {
 	if [ "$1" = raw ]; then set_entries "$SET-6s"; else ct_marked; fi
 }
 bypasses_are() { [ "$(bypasses "$1")" = "$2" ]; }
-# the router's queues 0 and 1: packets queued so far, and waiting now
-kseq() { rtr awk '$1 == 0 || $1 == 1 { s += $8 } END { print s + 0 }' /proc/net/netfilter/nfnetlink_queue; }
-kheld() { rtr awk '$1 == 0 || $1 == 1 { s += $3 } END { print s + 0 }' /proc/net/netfilter/nfnetlink_queue; }
-verdicted() { [ "$(kseq)" = "$1" ] && [ "$(kheld)" = 0 ]; }
+# the router's queues queued exactly $1 packets and hold none
+verdicted() { [ "$(kqueues_sum "$NS_RTR" 8)" = "$1" ] && [ "$(kqueues_sum "$NS_RTR" 3)" = 0 ]; }
 
 rules6_flush() {
 	local t
@@ -235,7 +233,8 @@ run_mode() {
 		send "send-$mode-$r" --src "${SOURCES[0]}" --src "${SOURCES[1]}" \
 			--ports $PORTS --count 1
 		wait_for 10 verdicted $((FLOWS * r)) ||
-			fail "$mode: round $r: the kernel queued $(kseq) (want $((FLOWS * r))), $(kheld) wait"
+			fail "$mode: round $r: the kernel queued $(kqueues_sum "$NS_RTR" 8)" \
+				"(want $((FLOWS * r))), $(kqueues_sum "$NS_RTR" 3) wait"
 	done
 	# the depth-th packet of each flow programs its bypass: wait for all
 	# of them before the rest, so that none of the rest reaches the queue

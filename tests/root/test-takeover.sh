@@ -27,11 +27,7 @@ socket = $T/ctl.sock
 watchdog_ms = 0
 CONF
 }
-kseq() {	# packets the kernel queued so far, both queues
-	ip netns exec "$LAB_RTR" awk '$1 == 0 || $1 == 1 { s += $8 } END { print s + 0 }' \
-		/proc/net/netfilter/nfnetlink_queue
-}
-queued_ge() { [ "$(kseq)" -ge "$1" ]; }
+queued_ge() { [ "$(kqueues_sum "$LAB_RTR" 8)" -ge "$1" ]; }
 
 conf 0
 start_nfqe nfqe-0 "$T/nfqe-0.conf"

@@ -248,6 +248,7 @@ PIDS=()
 # and a marker packet sent after the unbind (through --queue-bypass)
 # arrives alone.
 HELD=40
+held() { [ "$(kqueue_total "$LAB_RTR" 0)" = $HELD ]; }	# queue 0 holds them
 # crash_start NAME LAST: nfqe on NAME's config, queues 0..LAST bound, the
 # AFTER packets the plug-in passes sent and delivered; C0: the sink's
 # count before
@@ -259,8 +260,36 @@ crash_start() {
 	wait_for 5 sink_count_ge $((C0 + AFTER)) ||
 		fail "$1: $(( $(sink_count) - C0 )) of the first $AFTER packets arrived"
 }
+# crash_wait NAME STATUSES: nfqe NAME dies with one of STATUSES (139
+# SIGSEGV, 134 SIGABRT, also an ASan build's report on SIGSEGV, 159
+# SIGSYS; under TSan its report's 66 too: ./run sets NFQE_SANITIZER), and
+# the kernel unbinds queue 0. Sets RC.
+crash_wait() {
+	local s
+	RC=0
+	wait "$NFQE_PID" || RC=$?
+	PIDS=()
+	for s in $2 $([ "${NFQE_SANITIZER:-}" = thread ] && echo 66); do
+		[ "$RC" = "$s" ] && break
+	done
+	[ "$RC" = "$s" ] || fail "$1: nfqe exit status $RC, want one of $2: $(cat "$T/$1.err")"
+	wait_for 5 queue_gone || fail "$1: the kernel did not unbind queue 0"
+}
+# crash_accepted NAME C0 LINE: the sink got exactly the AFTER before the
+# crash and the HELD the handler accepted (C0: its count before), and the
+# handler's line on stderr is LINE
+crash_accepted() {
+	wait_for 5 sink_count_ge $(($2 + AFTER + HELD)) ||
+		fail "$1: $(( $(sink_count) - $2 )) packets arrived, want $AFTER + the $HELD held"
+	[ "$(sink_count)" = $(($2 + AFTER + HELD)) ] ||
+		fail "$1: the sink got $(( $(sink_count) - $2 )) packets, want $((AFTER + HELD))"
+	grep -qxF "$3" "$T/$1.err" ||
+		fail "$1: the handler's line: '$(grep '^nfqe: \(fatal\|seccomp\)' "$T/$1.err")', want '$3'"
+}
+SYS_SYSLOG=103	# x86_64
 crash_case() {
-	local name=$1 crash=$2 fo=$3 rc c0 got want how=$2 line
+	local name=$1 crash=$2 fo=$3 c0 got want how=$2 sig=11 statuses="139 134"
+	local cause
 	if [ "$crash" = kill ]; then
 		conf "$name" action=hang hang=sleep hang_ms=0 \
 			queue.watchdog_ms=0 queue.fail_open="$fo"
@@ -270,10 +299,15 @@ crash_case() {
 			queue.watchdog_ms=0 queue.fail_open="$fo" \
 			$([ "$crash" = syscall ] && echo engine.seccomp=yes)
 	fi
+	case $crash in
+	abort | kill) sig=6 statuses=134 ;;
+	syscall) statuses="159 134" ;;
+	esac
+	cause="fatal signal $sig"
+	[ "$crash" = syscall ] && cause="seccomp: system call $SYS_SYSLOG is not in the allowlist"
 	crash_start "$name" 0
 	c0=$C0
 	run_gen "$name-gen2" --flows 1 --sport 8100 --count $HELD --rate 2000
-	held() { [ "$(kqueue_total "$LAB_RTR" 0)" = $HELD ]; }
 	wait_for 5 held || fail "$name: the queue holds $(kqueue_total "$LAB_RTR" 0), want $HELD"
 	if [ "$crash" = kill ]; then
 		how="SIGABRT from outside"
@@ -281,46 +315,26 @@ crash_case() {
 	else
 		: >"$T/$name.go"
 	fi
-	rc=0; wait "$NFQE_PID" || rc=$?
-	PIDS=()
-	# 139 SIGSEGV (also a stack overflow), 159 SIGSYS, 134 SIGABRT (also
-	# an ASan build's report on SIGSEGV); 66: TSan's report exit status
-	# (./run sets NFQE_SANITIZER=thread)
-	case $crash:$rc:${NFQE_SANITIZER:-} in
-	segv:139:* | stack:139:* | syscall:159:* | *:134:* | *:66:thread) ;;
-	*) fail "$name: nfqe exit status $rc, want death by $how: $(cat "$T/$name.err")" ;;
-	esac
-	wait_for 5 queue_gone || fail "$name: the kernel did not unbind queue 0"
+	crash_wait "$name" "$statuses"
 	if [ "$fo" = yes ]; then
-		want=$((c0 + AFTER + HELD))
-		wait_for 5 sink_count_ge $want ||
-			fail "$name: $(( $(sink_count) - c0 )) packets arrived, want $AFTER + the $HELD held"
-		# the handler's line: the cause, and exactly the HELD accepted
-		line=$(grep "^nfqe: .*closed 1 queue and accepted the" "$T/$name.err") ||
-			fail "$name: the handler said nothing: $(cat "$T/$name.err")"
-		[[ $line == *"accepted the $HELD packets they held" ]] ||
-			fail "$name: the handler's line: '$line', want $HELD accepted"
-		if [ "$crash" = syscall ]; then
-			[[ $line == "nfqe: seccomp: system call $SYS_SYSLOG is not in the allowlist; "* ]] ||
-				fail "$name: the handler did not name syslog(2) ($SYS_SYSLOG): '$line'"
-		fi
-		ok "$name: nfqe died of $how (status $rc) with $HELD packets queued; its handler" \
-			"accepted them all: $AFTER + $HELD delivered; '$line'"
-	else
-		run_gen "$name-marker" --flows 1 --sport 8300 --count 1 --rate $RATE
-		want=$((c0 + AFTER + 1))
-		wait_for 5 sink_count_ge $want || fail "$name: the marker did not arrive"
-		ok "$name: nfqe died of $how (status $rc), fail_open = no: the kernel dropped" \
-			"the $HELD held; $AFTER before and the marker after delivered"
+		crash_accepted "$name" "$c0" \
+			"nfqe: $cause; closed 1 queue and accepted the $HELD packets they held"
+		ok "$name: nfqe died of $how (status $RC) with $HELD packets queued; its handler" \
+			"accepted them all: $AFTER + $HELD delivered; it said '$cause'"
+		return
 	fi
+	run_gen "$name-marker" --flows 1 --sport 8300 --count 1 --rate $RATE
+	want=$((c0 + AFTER + 1))
+	wait_for 5 sink_count_ge $want || fail "$name: the marker did not arrive"
 	got=$(sink_count)
 	[ "$got" = $want ] || fail "$name: the sink got $((got - c0)) packets, want $((want - c0))"
+	ok "$name: nfqe died of $how (status $RC), fail_open = no: the kernel dropped" \
+		"the $HELD held; $AFTER before and the marker after delivered"
 }
 sink_count_init
 crash_case crash segv yes
 crash_case crash-abort abort yes
 crash_case crash-stack stack yes
-SYS_SYSLOG=103	# x86_64
 [ "$(uname -m)" = x86_64 ] && crash_case crash-seccomp syscall yes
 crash_case crash-sigabrt kill yes
 crash_case crash-closed segv no
@@ -347,16 +361,9 @@ held2() {
 wait_for 5 held2 || fail "$name: the queues hold $(kqueue_total "$LAB_RTR" 0) and" \
 	"$(kqueue_total "$LAB_RTR" 1), want 5 and $((HELD - 5))"
 kill -ABRT "$NFQE_PID"
-rc=0; wait "$NFQE_PID" || rc=$?
-PIDS=()
-[ "$rc" = 134 ] || { [ "${NFQE_SANITIZER:-}" = thread ] && [ "$rc" = 66 ]; } ||
-	fail "$name: nfqe exit status $rc, want death by SIGABRT: $(cat "$T/$name.err")"
-wait_for 5 sink_count_ge $((c0 + AFTER + HELD)) ||
-	fail "$name: $(( $(sink_count) - c0 )) packets arrived, want $AFTER + the $HELD held"
-[ "$(sink_count)" = $((c0 + AFTER + HELD)) ] ||
-	fail "$name: the sink got $(( $(sink_count) - c0 )) packets, want $((AFTER + HELD))"
-grep -qx "nfqe: fatal signal 6; closed 2 queues and accepted the $HELD packets they held" "$T/$name.err" ||
-	fail "$name: the handler's line: $(grep '^nfqe: fatal' "$T/$name.err")"
+crash_wait "$name" 134
+crash_accepted "$name" "$c0" \
+	"nfqe: fatal signal 6; closed 2 queues and accepted the $HELD packets they held"
 ok "$name: SIGABRT with 5 packets held in queue 0 and $((HELD - 5)) in queue 1: all accepted," \
 	"$AFTER + $HELD delivered"
 
@@ -378,23 +385,12 @@ c0=$C0
 freeing() { grep -qx flow_free "$T/$name.trace"; }
 wait_for 10 freeing || fail "$name: flow A was not freed: $(cat "$T/$name.trace")"
 run_gen "$name-gen2" --flows 1 --sport 8101 --count $HELD --rate 2000
-held() { [ "$(kqueue_total "$LAB_RTR" 0)" = $HELD ]; }
 wait_for 5 held || fail "$name: the queue holds $(kqueue_total "$LAB_RTR" 0), want $HELD"
 : >"$T/$name.go"
-rc=0; wait "$NFQE_PID" || rc=$?
-PIDS=()
-case $rc:${NFQE_SANITIZER:-} in
-139:* | 134:* | 66:thread) ;;
-*) fail "$name: nfqe exit status $rc, want death by SIGSEGV: $(cat "$T/$name.err")" ;;
-esac
-wait_for 5 sink_count_ge $((c0 + AFTER + HELD)) ||
-	fail "$name: $(( $(sink_count) - c0 )) packets arrived, want $AFTER + the $HELD held"
-[ "$(sink_count)" = $((c0 + AFTER + HELD)) ] ||
-	fail "$name: the sink got $(( $(sink_count) - c0 )) packets, want $((AFTER + HELD))"
-line=$(grep "^nfqe: fatal signal" "$T/$name.err") &&
-	[ "$line" = "nfqe: fatal signal 11; closed 1 queue and accepted the $HELD packets they held" ] ||
-	fail "$name: the handler's line: '${line:-}'"
-ok "$name: a plug-in's flow_free faulted in the call_rcu thread (status $rc) with $HELD" \
+crash_wait "$name" "139 134"
+crash_accepted "$name" "$c0" \
+	"nfqe: fatal signal 11; closed 1 queue and accepted the $HELD packets they held"
+ok "$name: a plug-in's flow_free faulted in the call_rcu thread (status $RC) with $HELD" \
 	"packets queued: all accepted, $AFTER + $HELD delivered"
 
 # after a crash: no nfqe, the rules' --queue-bypass passes everything
